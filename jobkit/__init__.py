@@ -1,0 +1,100 @@
+"""jobkit: production-grade background jobs for Frappe, and for any RQ application.
+
+``import jobkit`` needs only rq, redis and croniter: inside a Frappe site the Frappe host is used
+with no set-up; elsewhere ``jobkit.configure(redis_url=..., namespace=...)`` (or the
+``JOBKIT_REDIS_URL`` / ``JOBKIT_NAMESPACE`` environment variables) selects the plain-RQ host.
+"""
+
+import sys
+from collections.abc import Callable
+
+from jobkit.engine import context as _context
+from jobkit.engine.context import JobContext, configure, current_job, get_host
+from jobkit.engine.enqueue import enqueue as _enqueue
+from jobkit.engine.errors import (
+	InvalidArgument,
+	InvalidMethod,
+	InvalidTimeout,
+	JobkitError,
+	NotConfigured,
+	PayloadTooLarge,
+	UnknownQueue,
+	UnserializableArguments,
+)
+from jobkit.engine.handle import JobHandle
+from jobkit.engine.host import Host, RQHost
+
+__version__ = "0.1.0"
+
+__all__ = [
+	"Host",
+	"InvalidArgument",
+	"InvalidMethod",
+	"InvalidTimeout",
+	"JobContext",
+	"JobHandle",
+	"JobkitError",
+	"NotConfigured",
+	"PayloadTooLarge",
+	"RQHost",
+	"UnknownQueue",
+	"UnserializableArguments",
+	"__version__",
+	"configure",
+	"current_job",
+	"enqueue",
+	"get_host",
+]
+
+
+def enqueue(
+	method: str | Callable,
+	queue: str = "default",
+	timeout: int | float | None = None,
+	job_id: str | None = None,
+	at_front: bool = False,
+	enqueue_after_commit: bool = False,
+	on_success: str | Callable | None = None,
+	on_failure: str | Callable | None = None,
+	*,
+	now: bool = False,
+	job_name: str | None = None,
+	**kwargs,
+) -> JobHandle:
+	"""Enqueue ``method(**kwargs)`` for a background worker; a drop-in for ``frappe.enqueue``.
+
+	``queue`` and ``timeout`` follow Frappe (short 300 s, default 300 s, long 1500 s, and the
+	``workers`` section of common_site_config.json); ``job_id`` is namespaced by site.
+	``enqueue_after_commit`` waits for the caller's transaction to commit. ``on_success(job,
+	connection, result)`` and ``on_failure(job, connection, type, value, traceback)`` run in the
+	worker, inside the job's context. ``now=True`` runs the job here and now, through the same
+	wrapper. Everything is validated before anything is written, and errors subclass
+	``JobkitError``.
+	"""
+	return _enqueue(
+		get_host(),
+		method,
+		queue=queue,
+		timeout=timeout,
+		job_id=job_id,
+		at_front=at_front,
+		enqueue_after_commit=enqueue_after_commit,
+		on_success=on_success,
+		on_failure=on_failure,
+		now=now,
+		job_name=job_name,
+		kwargs=kwargs,
+	)
+
+
+def _frappe_site_host():
+	"""The Frappe host while a Frappe site is active in this context (never imports frappe)."""
+	frappe = sys.modules.get("frappe")
+	if frappe is None or not getattr(getattr(frappe, "local", None), "site", None):
+		return None
+	from jobkit.frappe_host import host
+
+	return host
+
+
+_context.register_provider(_frappe_site_host)

@@ -1,0 +1,131 @@
+"""Which host is active, and which jobkit job (if any) is running in this context.
+
+Order of choice in ``get_host``: the host of the job being run (so a job can enqueue more work
+with no set-up), then the one ``configure`` set, then a registered provider (the Frappe host
+while a site is active), then ``JOBKIT_*`` environment variables.
+"""
+
+import contextvars
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jobkit.engine.errors import NotConfigured
+from jobkit.engine.host import Host, RQHost, rq_host_from_env, rq_host_from_url
+
+_configured: Host | None = None
+_from_env: Host | None = None
+_providers: list[Callable[[], Host | None]] = []
+_lock = threading.Lock()
+
+_job_host: contextvars.ContextVar[Host | None] = contextvars.ContextVar("jobkit_job_host", default=None)
+_job: contextvars.ContextVar["JobContext | None"] = contextvars.ContextVar("jobkit_job", default=None)
+
+
+@dataclass(frozen=True)
+class JobContext:
+	"""What a running job can know about itself (``jobkit.current_job()``)."""
+
+	id: str
+	rq_id: str | None
+	method: str
+	queue: str
+	namespace: str
+	attempt: int
+	user: str | None
+	enqueued_at: float
+
+
+def configure(
+	redis_url: str | None = None,
+	*,
+	connection=None,
+	namespace: str = "default",
+	**options,
+) -> RQHost:
+	"""Select the plain-RQ host for this process (outside Frappe).
+
+	Give ``redis_url`` or a ``redis.Redis`` ``connection``; with neither, ``JOBKIT_REDIS_URL``
+	is read. ``options``: ``queues`` ({name: default timeout}), ``max_payload_bytes``,
+	``check_methods``, ``result_ttl``, ``failure_ttl``. Redis is pinged, so a wrong address
+	fails here rather than at the first enqueue.
+	"""
+	global _configured
+	if redis_url is not None and connection is not None:
+		raise NotConfigured("give redis_url or connection to jobkit.configure, not both")
+	if connection is not None:
+		host = RQHost(connection, namespace, **options)
+	elif redis_url is not None:
+		host = rq_host_from_url(redis_url, namespace, **options)
+	else:
+		host = rq_host_from_env()
+		if host is None:
+			raise NotConfigured(
+				"jobkit.configure needs redis_url='redis://host:port/db' (or connection=redis.Redis(...)), "
+				"or the JOBKIT_REDIS_URL environment variable"
+			)
+	_ping(host)
+	with _lock:
+		_configured = host
+	return host
+
+
+def reset() -> None:
+	"""Forget the configured host (tests, and processes that switch Redis servers)."""
+	global _configured, _from_env
+	with _lock:
+		_configured = None
+		_from_env = None
+
+
+def register_provider(provider: Callable[[], Host | None]) -> None:
+	"""Add a function that returns a host when its framework is active, else None."""
+	if provider not in _providers:
+		_providers.append(provider)
+
+
+def get_host() -> Host:
+	global _from_env
+	host = _job_host.get() or _configured
+	if host is not None:
+		return host
+	for provider in _providers:
+		host = provider()
+		if host is not None:
+			return host
+	if _from_env is None:
+		env_host = rq_host_from_env()
+		if env_host is not None:
+			with _lock:
+				_from_env = _from_env or env_host
+	if _from_env is not None:
+		return _from_env
+	raise NotConfigured(
+		"jobkit has no host: inside Frappe, call it within a site (frappe.init and frappe.connect); "
+		"elsewhere call jobkit.configure(redis_url='redis://host:port/db', namespace='myapp') "
+		"or set JOBKIT_REDIS_URL (and JOBKIT_NAMESPACE) in the environment"
+	)
+
+
+def current_job() -> JobContext | None:
+	"""The jobkit job running in this context, or None outside a job."""
+	return _job.get()
+
+
+def enter_job(host: Host, job: JobContext) -> tuple:
+	return _job_host.set(host), _job.set(job)
+
+
+def exit_job(tokens: tuple) -> None:
+	host_token, job_token = tokens
+	_job.reset(job_token)
+	_job_host.reset(host_token)
+
+
+def _ping(host: Host) -> None:
+	try:
+		host.connection.ping()
+	except Exception as e:
+		raise NotConfigured(
+			f"cannot reach Redis for jobkit ({type(e).__name__}: {e}); is the server running?"
+		) from e

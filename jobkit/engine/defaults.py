@@ -1,0 +1,18 @@
+"""Named defaults shared by both hosts. Each one mirrors Frappe v15 where Frappe has an opinion."""
+
+# Frappe's get_queues_timeout(): the queues every bench has, with their default job timeouts.
+DEFAULT_QUEUE_TIMEOUTS: dict[str, int] = {"short": 300, "default": 300, "long": 1500}
+
+# Frappe's fallback when a queue has no configured timeout.
+FALLBACK_TIMEOUT = 300
+
+# A job larger than this is almost always a mistake (a whole document list passed by value);
+# it also bloats Redis memory for as long as the job and its failure record live.
+DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+
+# Frappe's RQ_RESULTS_TTL and RQ_JOB_FAILURE_TTL.
+RESULT_TTL = 10 * 60
+FAILURE_TTL = 7 * 24 * 60 * 60
+
+# Version of the envelope a job carries; a runner refuses envelopes it does not understand.
+ENVELOPE_VERSION = 1

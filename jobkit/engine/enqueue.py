@@ -1,0 +1,126 @@
+"""``enqueue``: validate everything first, then write one RQ job; nothing half-enqueued."""
+
+import time
+from collections.abc import Callable
+from uuid import uuid4
+
+from jobkit.engine import defaults, methods, payload, runner
+from jobkit.engine.errors import InvalidArgument, InvalidTimeout, UnknownQueue
+from jobkit.engine.handle import JobHandle
+from jobkit.engine.host import Host
+
+# frappe.enqueue arguments that jobkit.enqueue does not take. Passed to jobkit they would
+# otherwise be handed silently to the job as keyword arguments.
+UNSUPPORTED_FRAPPE_ARGUMENTS = {
+	"deduplicate": "jobkit deduplicates by job_id itself; drop deduplicate=",
+	"is_async": "use now=True to run in this process",
+	"async": "use now=True to run in this process",
+	"event": "it only labels Frappe's scheduler jobs; drop it",
+}
+
+MAX_JOB_ID_LENGTH = 200
+
+
+def enqueue(
+	host: Host,
+	method: str | Callable,
+	*,
+	queue: str = "default",
+	timeout: int | float | None = None,
+	job_id: str | None = None,
+	at_front: bool = False,
+	enqueue_after_commit: bool = False,
+	on_success: str | Callable | None = None,
+	on_failure: str | Callable | None = None,
+	now: bool = False,
+	job_name: str | None = None,
+	kwargs: dict,
+) -> JobHandle:
+	for name, advice in UNSUPPORTED_FRAPPE_ARGUMENTS.items():
+		if name in kwargs:
+			raise InvalidArgument(f"jobkit.enqueue does not take {name!r} ({advice})")
+
+	method_path = methods.dotted_path(method, check_import=host.check_methods)
+	callbacks = {
+		name: methods.dotted_path(callback, check_import=host.check_methods)
+		for name, callback in (("on_success", on_success), ("on_failure", on_failure))
+		if callback is not None
+	}
+	timeout = resolve_timeout(host, queue, timeout)
+	job_id = validate_job_id(job_id)
+	rq_id = host.rq_job_id(job_id)
+	envelope = {
+		"v": defaults.ENVELOPE_VERSION,
+		"id": job_id,
+		"method": method_path,
+		"kwargs": kwargs,
+		"ns": host.namespace,
+		"queue": queue,
+		"timeout": timeout,
+		"user": host.current_user(),
+		"enqueued_at": time.time(),
+		"attempt": 1,
+		**callbacks,
+	}
+	if job_name is not None:
+		envelope["name"] = str(job_name)
+
+	if now:
+		result = runner.execute(host, envelope, rq_job=None)
+		return JobHandle(job_id, rq_id, queue, method_path, host.connection, status="finished", result=result)
+
+	func, call_kwargs = host.job_call(envelope)
+	rq_queue = host.rq_queue(queue)
+	job = rq_queue.create_job(
+		func,
+		kwargs=call_kwargs,
+		timeout=timeout,
+		job_id=rq_id,
+		description=job_name or method_path,
+		**host.job_options(),
+	)
+	payload.serialise(job, kwargs, host.max_payload_bytes, method_path)
+
+	def push():
+		rq_queue.enqueue_job(job, at_front=bool(at_front))
+
+	if enqueue_after_commit:
+		host.after_commit(push)
+		return JobHandle(job_id, rq_id, queue, method_path, host.connection, pending=True)
+	push()
+	return JobHandle(job_id, rq_id, queue, method_path, host.connection)
+
+
+def resolve_timeout(host: Host, queue: object, timeout: object) -> int:
+	"""The job timeout in seconds: the one given, else the queue's default."""
+	queues = host.queue_timeouts()
+	if not isinstance(queue, str) or queue not in queues:
+		raise UnknownQueue(
+			f"unknown queue {queue!r}: this site's workers listen to {', '.join(map(repr, queues))}. "
+			"Use one of those, or declare the queue (Frappe: the 'workers' section of "
+			"common_site_config.json; plain RQ: jobkit.configure(queues=...)) and start a worker for it"
+		)
+	if timeout is None:
+		return int(queues[queue] or defaults.FALLBACK_TIMEOUT)
+	if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout != timeout:
+		raise InvalidTimeout(f"timeout must be a number of seconds, not {timeout!r}")
+	if timeout <= 0:
+		raise InvalidTimeout(
+			f"timeout must be more than 0 seconds, not {timeout!r}; leave it out to use the "
+			f"{queue!r} queue's default of {queues[queue]} s"
+		)
+	# RQ counts whole seconds; round up so a fractional timeout never becomes 0.
+	return int(-(-timeout // 1))
+
+
+def validate_job_id(job_id: object) -> str:
+	if job_id is None:
+		return uuid4().hex
+	if not isinstance(job_id, str) or not job_id.strip():
+		raise InvalidArgument(f"job_id must be a non-empty string, not {job_id!r}")
+	if len(job_id) > MAX_JOB_ID_LENGTH:
+		raise InvalidArgument(
+			f"job_id is {len(job_id)} characters long; keep it to {MAX_JOB_ID_LENGTH} "
+			"(e.g. 'sync-customer::' + the customer's name)"
+		)
+	return job_id

@@ -1,0 +1,37 @@
+"""jobkit's exceptions: one root, flat and specific subclasses.
+
+Every message says what was wrong and what to do about it, so that a developer reading a
+traceback in a worker log does not have to open jobkit's source.
+"""
+
+
+class JobkitError(Exception):
+	"""Root of every error jobkit raises on purpose."""
+
+
+class NotConfigured(JobkitError):
+	"""No host is available: not inside a Frappe site, and ``jobkit.configure`` was not called."""
+
+
+class InvalidArgument(JobkitError):
+	"""An argument to a jobkit call has a wrong type or value."""
+
+
+class UnknownQueue(InvalidArgument):
+	"""The queue name is not one the host's workers listen to."""
+
+
+class InvalidTimeout(InvalidArgument):
+	"""A timeout is not a positive number of seconds."""
+
+
+class InvalidMethod(InvalidArgument):
+	"""The job target is not an importable callable, or a dotted path to one."""
+
+
+class UnserializableArguments(InvalidArgument):
+	"""The job's keyword arguments cannot be pickled for the queue."""
+
+
+class PayloadTooLarge(InvalidArgument):
+	"""The serialised job is larger than the configured limit."""

@@ -1,0 +1,64 @@
+"""What ``jobkit.enqueue`` returns: the job's ids and a live view of its status."""
+
+from typing import Any
+
+# Statuses of a handle whose job is not an RQ job in Redis.
+WAITING_FOR_COMMIT = "waiting for commit"
+
+
+class JobHandle:
+	"""A reference to one enqueued job.
+
+	``id`` is the logical id (the ``job_id`` given, or a generated one); ``rq_id`` is the id of the
+	RQ job in Redis. ``status`` reads Redis on each access: ``"queued"``, ``"started"``,
+	``"finished"``, ``"failed"``..., or None once RQ no longer keeps the job.
+	"""
+
+	__slots__ = ("_connection", "_pending", "_status", "id", "method", "queue", "result", "rq_id")
+
+	def __init__(
+		self,
+		id: str,
+		rq_id: str,
+		queue: str,
+		method: str,
+		connection,
+		*,
+		pending: bool = False,
+		status: str | None = None,
+		result: Any = None,
+	):
+		self.id = id
+		self.rq_id = rq_id
+		self.queue = queue
+		self.method = method
+		self.result = result
+		self._connection = connection
+		self._pending = pending
+		self._status = status
+
+	def __repr__(self) -> str:
+		return f"<JobHandle {self.id!r} {self.method} on {self.queue!r}>"
+
+	def fetch(self):
+		"""The RQ job, or None if Redis does not hold it (yet, or any more)."""
+		if self._status is not None:
+			return None
+		from rq.exceptions import NoSuchJobError
+		from rq.job import Job
+
+		try:
+			return Job.fetch(self.rq_id, connection=self._connection)
+		except NoSuchJobError:
+			return None
+
+	@property
+	def status(self) -> str | None:
+		if self._status is not None:
+			return self._status
+		job = self.fetch()
+		if job is None:
+			return WAITING_FOR_COMMIT if self._pending else None
+		self._pending = False
+		status = job.get_status()
+		return getattr(status, "value", status)

@@ -1,0 +1,218 @@
+"""The Host protocol (what the engine needs from its surroundings) and the plain-RQ host.
+
+The engine writes to Redis itself, through the pieces a host supplies (its queues, its RQ job
+ids, the function and arguments RQ calls), so that the one code path that enqueues is the
+engine's, tested against real Redis on both RQ lines. The Frappe host supplies Frappe's own job
+format (``execute_job``), so Frappe's workers set up the site, user and database for every job.
+"""
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+import redis
+
+from jobkit.engine import defaults, keys
+from jobkit.engine.errors import InvalidArgument, NotConfigured
+
+RUNNER_PATH = "jobkit.engine.runner.run"
+
+logger = logging.getLogger("jobkit")
+
+
+@runtime_checkable
+class Host(Protocol):
+	"""What a host gives the engine. ``FrappeHost`` and ``RQHost`` are the two implementations."""
+
+	name: str
+	check_methods: bool
+
+	@property
+	def namespace(self) -> str: ...
+
+	@property
+	def connection(self) -> redis.Redis: ...
+
+	@property
+	def max_payload_bytes(self) -> int: ...
+
+	def queue_timeouts(self) -> dict[str, int]:
+		"""Queues the host's workers listen to, with each queue's default job timeout."""
+
+	def rq_queue(self, name: str) -> Any:
+		"""The ``rq.Queue`` for a queue name already validated against ``queue_timeouts``."""
+
+	def rq_job_id(self, job_id: str) -> str:
+		"""The RQ job id of a logical job id, namespaced."""
+
+	def job_call(self, envelope: dict) -> tuple[str, dict]:
+		"""The dotted path RQ calls and its keyword arguments, for a jobkit envelope."""
+
+	def job_options(self) -> dict:
+		"""Extra ``Queue.create_job`` options (result and failure TTLs, RQ callbacks)."""
+
+	def current_user(self) -> str | None: ...
+
+	def after_commit(self, fn: Callable[[], Any]) -> None:
+		"""Run ``fn`` once the caller's transaction commits (at once where there is none)."""
+
+	def commit(self) -> None: ...
+
+	def rollback(self) -> None: ...
+
+	def publish(
+		self, event: str, message: dict, user: str | None = None, room: str | None = None
+	) -> None: ...
+
+	def log_error(self, title: str, message: str | None = None) -> None: ...
+
+
+class RQHost:
+	"""A plain Redis + RQ application: scripts, Flask, FastAPI, and jobkit's own engine tests.
+
+	There is no database transaction here, so ``enqueue_after_commit`` enqueues at once and
+	``commit``/``rollback`` do nothing.
+	"""
+
+	name = "rq"
+
+	def __init__(
+		self,
+		connection: redis.Redis,
+		namespace: str = "default",
+		*,
+		queues: dict[str, int] | None = None,
+		max_payload_bytes: int = defaults.DEFAULT_MAX_PAYLOAD_BYTES,
+		check_methods: bool = True,
+		result_ttl: int = defaults.RESULT_TTL,
+		failure_ttl: int = defaults.FAILURE_TTL,
+	):
+		if not isinstance(connection, redis.Redis):
+			raise InvalidArgument(
+				f"connection must be a redis.Redis client, not {type(connection).__name__}; "
+				"or pass redis_url='redis://host:port/db'"
+			)
+		self._connection = connection
+		self._namespace = keys.validate_namespace(namespace)
+		self._queues = _validate_queues(defaults.DEFAULT_QUEUE_TIMEOUTS if queues is None else queues)
+		self._max_payload_bytes = _positive_int("max_payload_bytes", max_payload_bytes)
+		self.check_methods = bool(check_methods)
+		self._job_options = {
+			"result_ttl": _positive_int("result_ttl", result_ttl),
+			"failure_ttl": _positive_int("failure_ttl", failure_ttl),
+		}
+		self._rq_queues: dict[str, Any] = {}
+
+	def __repr__(self) -> str:
+		return f"<RQHost namespace={self._namespace!r} queues={list(self._queues)}>"
+
+	@property
+	def namespace(self) -> str:
+		return self._namespace
+
+	@property
+	def connection(self) -> redis.Redis:
+		return self._connection
+
+	@property
+	def max_payload_bytes(self) -> int:
+		return self._max_payload_bytes
+
+	def queue_timeouts(self) -> dict[str, int]:
+		return dict(self._queues)
+
+	def rq_queue(self, name: str):
+		queue = self._rq_queues.get(name)
+		if queue is None:
+			from rq import Queue
+
+			queue = self._rq_queues[name] = Queue(name, connection=self._connection)
+		return queue
+
+	def rq_job_id(self, job_id: str) -> str:
+		return keys.rq_job_id(self._namespace, job_id)
+
+	def job_call(self, envelope: dict) -> tuple[str, dict]:
+		return RUNNER_PATH, {"job": envelope}
+
+	def job_options(self) -> dict:
+		return dict(self._job_options)
+
+	def current_user(self) -> str | None:
+		return None
+
+	def after_commit(self, fn: Callable[[], Any]) -> None:
+		fn()
+
+	def commit(self) -> None:
+		pass
+
+	def rollback(self) -> None:
+		pass
+
+	def publish(self, event: str, message: dict, user: str | None = None, room: str | None = None) -> None:
+		envelope = {"event": event, "message": message, "user": user, "room": room}
+		self._connection.publish(keys.events_channel(self._namespace), json.dumps(envelope, default=str))
+
+	def log_error(self, title: str, message: str | None = None) -> None:
+		logger.error("%s%s", title, f"\n{message}" if message else "")
+
+
+def rq_host_from_url(redis_url: str, namespace: str = "default", **options) -> RQHost:
+	if not isinstance(redis_url, str) or "://" not in redis_url:
+		raise InvalidArgument(
+			f"redis_url {redis_url!r} is not a Redis URL: use e.g. 'redis://127.0.0.1:6379/0'"
+		)
+	return RQHost(redis.Redis.from_url(redis_url), namespace, **options)
+
+
+def rq_host_from_env(environ=os.environ) -> RQHost | None:
+	"""The plain-RQ host described by ``JOBKIT_*`` environment variables, for worker processes."""
+	url = environ.get("JOBKIT_REDIS_URL")
+	if not url:
+		return None
+	options: dict[str, Any] = {}
+	if environ.get("JOBKIT_QUEUES"):
+		options["queues"] = parse_queues(environ["JOBKIT_QUEUES"])
+	if environ.get("JOBKIT_MAX_PAYLOAD_BYTES"):
+		options["max_payload_bytes"] = _int_from_env("JOBKIT_MAX_PAYLOAD_BYTES", environ)
+	return rq_host_from_url(url, environ.get("JOBKIT_NAMESPACE") or "default", **options)
+
+
+def parse_queues(text: str) -> dict[str, int]:
+	"""Parse ``"default:300,short:300,long:1500"`` (the form of ``JOBKIT_QUEUES``)."""
+	queues = {}
+	for item in text.split(","):
+		name, sep, timeout = item.strip().partition(":")
+		if not name or not sep or not timeout.strip().isdigit():
+			raise NotConfigured(
+				f"JOBKIT_QUEUES={text!r} is not valid: write name:timeout pairs separated by "
+				"commas, e.g. 'default:300,short:300,long:1500'"
+			)
+		queues[name] = int(timeout)
+	return queues
+
+
+def _validate_queues(queues: dict[str, int]) -> dict[str, int]:
+	if not isinstance(queues, dict) or not queues:
+		raise InvalidArgument("queues must be a non-empty dict of queue name to default timeout in seconds")
+	for name, timeout in queues.items():
+		if not isinstance(name, str) or not name or ":" in name:
+			raise InvalidArgument(f"queue name {name!r} is not valid: use a non-empty name without ':'")
+		_positive_int(f"timeout of queue {name!r}", timeout)
+	return dict(queues)
+
+
+def _positive_int(what: str, value: object) -> int:
+	if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+		raise InvalidArgument(f"{what} must be a positive whole number, not {value!r}")
+	return value
+
+
+def _int_from_env(name: str, environ) -> int:
+	try:
+		return int(environ[name])
+	except ValueError:
+		raise NotConfigured(f"{name}={environ[name]!r} is not a whole number") from None

@@ -1,0 +1,36 @@
+"""Every Redis key and RQ job id jobkit writes, built from named templates in this one place.
+
+The namespace (a Frappe site, or the name given to ``jobkit.configure``) is always a parameter:
+only the host decides it, so two sites on one Redis never see each other's keys.
+"""
+
+import re
+from urllib.parse import quote
+
+NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+
+# Pub/sub channel the plain-RQ host publishes realtime events on.
+EVENTS_CHANNEL = "jobkit:{namespace}:events"
+
+# RQ job ids of the plain-RQ host. rq 2.x refuses ":" in job ids, so the logical id is
+# percent-encoded; the encoding is reversible and leaves common ids readable.
+RQ_JOB_ID = "{namespace}.{job_id}"
+
+
+def validate_namespace(namespace: object) -> str:
+	if not isinstance(namespace, str) or not NAMESPACE_PATTERN.match(namespace):
+		from jobkit.engine.errors import InvalidArgument
+
+		raise InvalidArgument(
+			f"namespace {namespace!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', "
+			"starting with a letter or digit (a Frappe site name is a good namespace)"
+		)
+	return namespace
+
+
+def events_channel(namespace: str) -> str:
+	return EVENTS_CHANNEL.format(namespace=namespace)
+
+
+def rq_job_id(namespace: str, job_id: str) -> str:
+	return RQ_JOB_ID.format(namespace=namespace, job_id=quote(job_id, safe="-_.~!$&'()*+,;=@"))

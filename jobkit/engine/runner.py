@@ -1,0 +1,89 @@
+"""The wrapper every jobkit job runs inside.
+
+RQ calls ``run`` (directly with the plain-RQ host, through Frappe's ``execute_job`` on a bench).
+It resolves the job's method, exposes ``jobkit.current_job()``, commits or rolls back through the
+host, and runs the job's ``on_success``/``on_failure`` callbacks inside the job's own context (on
+a bench: with the site connected and the job's user set, which RQ's own callbacks lack).
+"""
+
+import sys
+from typing import Any
+
+from jobkit.engine import context, defaults, methods
+from jobkit.engine.errors import JobkitError
+from jobkit.engine.host import Host, RQHost
+
+
+def run(job: dict) -> Any:
+	"""RQ's entry point for a jobkit job (its ``func``); ``job`` is the envelope."""
+	from rq import get_current_job
+
+	envelope = _checked(job)
+	rq_job = get_current_job()
+	return execute(host_for_job(envelope, rq_job), envelope, rq_job=rq_job)
+
+
+def host_for_job(envelope: dict, rq_job) -> Host:
+	"""The active host; in a bare ``rq worker`` (no configuration), one built from the job itself."""
+	try:
+		return context.get_host()
+	except JobkitError:
+		if rq_job is None:
+			raise
+		return RQHost(rq_job.connection, envelope["ns"])
+
+
+def execute(host: Host, envelope: dict, *, rq_job) -> Any:
+	method = methods.resolve(envelope["method"])
+	job = context.JobContext(
+		id=envelope["id"],
+		rq_id=rq_job.id if rq_job is not None else None,
+		method=envelope["method"],
+		queue=envelope["queue"],
+		namespace=envelope["ns"],
+		attempt=envelope.get("attempt", 1),
+		user=envelope.get("user"),
+		enqueued_at=envelope["enqueued_at"],
+	)
+	tokens = context.enter_job(host, job)
+	try:
+		try:
+			result = method(**envelope["kwargs"])
+		except Exception:
+			host.rollback()
+			_run_failure_callback(host, envelope, rq_job, *sys.exc_info())
+			raise
+		host.commit()
+		callback = envelope.get("on_success")
+		if callback:
+			methods.resolve(callback)(rq_job, host.connection, result)
+			host.commit()
+		return result
+	finally:
+		context.exit_job(tokens)
+
+
+def _run_failure_callback(host: Host, envelope: dict, rq_job, exc_type, exc, tb) -> None:
+	callback = envelope.get("on_failure")
+	if not callback:
+		return
+	try:
+		methods.resolve(callback)(rq_job, host.connection, exc_type, exc, tb)
+		host.commit()
+	except Exception as e:
+		# The job's own error is the one to report; a broken callback must not replace it.
+		host.rollback()
+		host.log_error(
+			f"jobkit: on_failure callback {callback} of {envelope['method']} raised {type(e).__name__}",
+			str(e),
+		)
+
+
+def _checked(job: object) -> dict:
+	if not isinstance(job, dict) or job.get("v") != defaults.ENVELOPE_VERSION:
+		version = job.get("v") if isinstance(job, dict) else None
+		raise JobkitError(
+			f"this worker's jobkit understands job envelope version {defaults.ENVELOPE_VERSION}, "
+			f"not {version!r}: deploy the same jobkit version to the enqueuing side and the workers"
+		)
+	return job

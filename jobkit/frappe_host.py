@@ -1,0 +1,90 @@
+"""The Frappe host: the site is the namespace, and jobs use Frappe's own job format.
+
+Jobs are written as ``frappe.utils.background_jobs.execute_job`` calls on Frappe's queues, with
+Frappe's job ids, TTLs and failed-registry trimming, so a stock ``bench worker`` runs them with
+the site connected and the enqueuing user set, and Frappe's RQ Job list and
+``is_job_enqueued`` see them. Only Frappe APIs present in both v15 and v16 are used.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import frappe
+from frappe.utils import background_jobs
+
+from jobkit.engine import defaults
+from jobkit.engine.host import RUNNER_PATH
+
+EXECUTE_JOB_PATH = "frappe.utils.background_jobs.execute_job"
+
+
+class FrappeHost:
+	name = "frappe"
+	check_methods = True
+
+	def __repr__(self) -> str:
+		return f"<FrappeHost site={getattr(frappe.local, 'site', None)!r}>"
+
+	@property
+	def namespace(self) -> str:
+		return frappe.local.site
+
+	@property
+	def connection(self):
+		return background_jobs.get_redis_conn()
+
+	@property
+	def max_payload_bytes(self) -> int:
+		return int(frappe.conf.get("jobkit_max_payload_bytes") or defaults.DEFAULT_MAX_PAYLOAD_BYTES)
+
+	def queue_timeouts(self) -> dict[str, int]:
+		return background_jobs.get_queues_timeout()
+
+	def rq_queue(self, name: str):
+		return background_jobs.get_queue(name)
+
+	def rq_job_id(self, job_id: str) -> str:
+		return background_jobs.create_job_id(job_id)
+
+	def job_call(self, envelope: dict) -> tuple[str, dict]:
+		return EXECUTE_JOB_PATH, {
+			"site": frappe.local.site,
+			"user": envelope["user"],
+			"method": RUNNER_PATH,
+			"event": None,
+			"job_name": envelope.get("name") or envelope["method"],
+			"is_async": True,
+			"kwargs": {"job": envelope},
+		}
+
+	def job_options(self) -> dict:
+		from rq import Callback
+
+		return {
+			"result_ttl": frappe.conf.get("rq_results_ttl") or background_jobs.RQ_RESULTS_TTL,
+			"failure_ttl": frappe.conf.get("rq_job_failure_ttl") or background_jobs.RQ_JOB_FAILURE_TTL,
+			# What frappe.enqueue does for every job: keep RQ's failed registry bounded.
+			"on_failure": Callback(background_jobs.truncate_failed_registry),
+		}
+
+	def current_user(self) -> str | None:
+		session = getattr(frappe.local, "session", None)
+		return getattr(session, "user", None)
+
+	def after_commit(self, fn: Callable[[], Any]) -> None:
+		frappe.db.after_commit.add(fn)
+
+	def commit(self) -> None:
+		frappe.db.commit()
+
+	def rollback(self) -> None:
+		frappe.db.rollback()
+
+	def publish(self, event: str, message: dict, user: str | None = None, room: str | None = None) -> None:
+		frappe.publish_realtime(event, message, user=user, room=room)
+
+	def log_error(self, title: str, message: str | None = None) -> None:
+		frappe.log_error(title=title, message=message)
+
+
+host = FrappeHost()

@@ -1,0 +1,80 @@
+"""Job functions the engine tests enqueue; importable by worker processes as ``tests.fixtures``."""
+
+import json
+import os
+
+import jobkit
+
+
+def _log(key: str, value) -> None:
+	jobkit.get_host().connection.rpush(key, json.dumps(value))
+
+
+def record(key: str, value) -> str:
+	_log(key, value)
+	return "recorded"
+
+
+def add(a: int, b: int) -> int:
+	return a + b
+
+
+def record_context(key: str) -> None:
+	job = jobkit.current_job()
+	_log(
+		key,
+		{
+			"id": job.id,
+			"rq_id": job.rq_id,
+			"method": job.method,
+			"queue": job.queue,
+			"namespace": job.namespace,
+			"attempt": job.attempt,
+			"user": job.user,
+			"pid": os.getpid(),
+		},
+	)
+
+
+def fail(message: str) -> None:
+	raise ValueError(message)
+
+
+def enqueue_child(key: str) -> None:
+	"""Enqueue more work from inside a job, with no configure() call in the worker."""
+	jobkit.enqueue("tests.fixtures.record", key=key, value="child")
+
+
+def wait_for_key(key: str, record_to: str) -> None:
+	"""Block until ``key`` exists (set by the test), so the test controls when the job ends."""
+	connection = jobkit.get_host().connection
+	_log(record_to, "started")
+	connection.blpop([key], timeout=60)
+	_log(record_to, "finished")
+
+
+def on_success(job, connection, result) -> None:
+	connection.rpush("callbacks", json.dumps({"event": "success", "result": result, "rq_id": job and job.id}))
+
+
+def on_failure(job, connection, exc_type, exc, traceback) -> None:
+	connection.rpush(
+		"callbacks",
+		json.dumps({"event": "failure", "error": f"{exc_type.__name__}: {exc}", "rq_id": job and job.id}),
+	)
+
+
+def on_failure_broken(job, connection, exc_type, exc, traceback) -> None:
+	raise RuntimeError("the callback itself is broken")
+
+
+NOT_CALLABLE = 42
+
+
+class Tasks:
+	@staticmethod
+	def static_add(a: int, b: int) -> int:
+		return a + b
+
+	def bound(self) -> None:
+		pass
