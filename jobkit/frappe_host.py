@@ -13,7 +13,7 @@ import frappe
 from frappe.utils import background_jobs
 
 from jobkit.engine import defaults
-from jobkit.engine.host import RUNNER_PATH
+from jobkit.engine.runner import NamedRunner
 
 EXECUTE_JOB_PATH = "frappe.utils.background_jobs.execute_job"
 
@@ -50,7 +50,7 @@ class FrappeHost:
 		return EXECUTE_JOB_PATH, {
 			"site": frappe.local.site,
 			"user": envelope["user"],
-			"method": RUNNER_PATH,
+			"method": NamedRunner(envelope["method"]),
 			"event": None,
 			"job_name": envelope.get("name") or envelope["method"],
 			"is_async": True,

@@ -22,9 +22,8 @@ def serialise(job, kwargs: dict, limit: int, method: str) -> bytes:
 	if len(data) > limit:
 		raise PayloadTooLarge(
 			f"job {method!r} serialises to {len(data):,} bytes, above the limit of {limit:,} bytes. "
-			"Pass names or ids and load the records inside the job (or use jobkit.batch for many "
-			"items); if the size is intended, raise max_payload_bytes (jobkit.configure, or "
-			"'jobkit_max_payload_bytes' in site_config.json)"
+			"Pass names or ids and load the records inside the job; if the size is intended, raise "
+			"max_payload_bytes (jobkit.configure, or 'jobkit_max_payload_bytes' in site_config.json)"
 		)
 	return data
 

@@ -23,6 +23,24 @@ def run(job: dict) -> Any:
 	return execute(host_for_job(envelope, rq_job), envelope, rq_job=rq_job)
 
 
+class NamedRunner:
+	"""``run``, as a picklable callable that bears the job method's name.
+
+	A host whose job wrapper names jobs after the callable it is given (Frappe's ``execute_job``:
+	Error Log titles, ``before_job`` hooks, ``frappe.local.job.method``, the process title) then
+	reports the user's method instead of jobkit's runner.
+	"""
+
+	def __init__(self, method: str):
+		self.__module__, _, self.__qualname__ = method.rpartition(".")
+
+	def __call__(self, **kwargs) -> Any:
+		return run(**kwargs)
+
+	def __repr__(self) -> str:
+		return f"<jobkit job {self.__module__}.{self.__qualname__}>"
+
+
 def host_for_job(envelope: dict, rq_job) -> Host:
 	"""The active host; in a bare ``rq worker`` (no configuration), one built from the job itself."""
 	try:

@@ -1,0 +1,174 @@
+"""The jobkit demo: real RQ workers on a Redis server that `scripts/dev demo` started.
+
+Exits non-zero when something it shows does not behave as described.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import jobkit
+
+REPO = Path(__file__).resolve().parent.parent
+QUEUES = ("short", "default", "long")
+WAIT_SECONDS = 60
+
+
+def main() -> int:
+	parser = argparse.ArgumentParser(description=__doc__)
+	parser.add_argument("--redis-url", required=True)
+	args = parser.parse_args()
+	problems: list[str] = []
+
+	def check(condition: bool, what: str) -> None:
+		print(f"   {'ok ' if condition else 'FAIL'} {what}")
+		if not condition:
+			problems.append(what)
+
+	heading("1. configure: one call selects the plain-RQ host (inside a Frappe site, none is needed)")
+	host = jobkit.configure(redis_url=args.redis_url, namespace="demo")
+	print(f"   {host!r}")
+
+	heading("2. start two real RQ workers (forking) on short, default and long")
+	workers = [start_worker(args.redis_url) for _ in range(2)]
+	try:
+		heading("3. enqueue: Frappe's queues, default timeouts and site-namespaced job ids")
+		handles = {
+			"resize": jobkit.enqueue("demo.jobs.resize_images", queue="short", count=4),
+			"report": jobkit.enqueue("demo.jobs.nightly_report", queue="long", job_id="report::2026-11-23", day="2026-11-23"),
+			"whoami": jobkit.enqueue("demo.jobs.who_am_i", job_id="whoami"),
+			"callback": jobkit.enqueue("demo.jobs.resize_images", count=1, on_success="demo.jobs.notify_done"),
+			"failing": jobkit.enqueue("demo.jobs.charge_card", amount=42, on_failure="demo.jobs.notify_failed"),
+		}  # fmt: skip
+		for name, handle in handles.items():
+			job = handle.fetch()
+			print(
+				f"   {name:9} id={handle.id:<34} rq_id={handle.rq_id:<40} queue={handle.queue:8} timeout={job.timeout}"
+			)
+		check(handles["resize"].fetch().timeout == 300, "short queue default timeout is 300 s")
+		check(handles["report"].fetch().timeout == 1500, "long queue default timeout is 1500 s")
+		check(
+			handles["report"].rq_id == "demo.report%3A%3A2026-11-23",
+			"job id namespaced, valid on rq 1.x and 2.x",
+		)
+
+		heading("4. the workers run them (status read live from Redis)")
+		final = wait_until_done(handles.values())
+		for name, handle in handles.items():
+			result = handle.fetch().return_value() if final[handle.id] == "finished" else None
+			print(f"   {name:9} {final[handle.id]:9} {result!r}")
+		check(final[handles["resize"].id] == "finished", "short-queue job finished")
+		check(final[handles["failing"].id] == "failed", "failing job is marked failed")
+		check(
+			handles["whoami"].fetch().return_value()
+			== {"id": "whoami", "queue": "default", "attempt": 1, "namespace": "demo"},
+			"a job reads its own id, queue, attempt and namespace with jobkit.current_job()",
+		)
+		connection = host.connection
+		wait_for(lambda: connection.llen("demo:callbacks") >= 2)
+		for line in connection.lrange("demo:callbacks", 0, -1):
+			print(f"   {line.decode()}")
+		check(connection.llen("demo:callbacks") == 2, "on_success and on_failure ran in the worker")
+		check(
+			wait_for(lambda: "demo.jobs.email_report" in finished_methods(connection, "short")),
+			"a job enqueued follow-up work from inside the worker, with no set-up there",
+		)
+
+		heading("5. now=True runs the job here, through the same wrapper")
+		inline = jobkit.enqueue("demo.jobs.resize_images", now=True, count=2)
+		print(f"   status={inline.status} result={inline.result!r}")
+		check(inline.result == "resized 2 images", "inline run returned the result")
+
+		heading("6. bad input: a clear error, and nothing is enqueued")
+		before = job_count(connection)
+		bad_calls = [
+			("unknown queue", lambda: jobkit.enqueue("demo.jobs.resize_images", queue="urgent", count=1)),
+			("timeout <= 0", lambda: jobkit.enqueue("demo.jobs.resize_images", timeout=0, count=1)),
+			("not importable", lambda: jobkit.enqueue("demo.jobs.resize_imagez", count=1)),
+			("a lambda", lambda: jobkit.enqueue(lambda: None)),
+			("unserialisable", lambda: jobkit.enqueue("demo.jobs.resize_images", count=threading.Lock())),
+			("too large", lambda: jobkit.enqueue("demo.jobs.resize_images", count=1, blob="x" * 2_000_000)),
+		]
+		for label, call in bad_calls:
+			try:
+				call()
+			except jobkit.JobkitError as e:
+				print(f"   {label:15} {type(e).__name__}: {e}")
+			else:
+				check(False, f"{label} was accepted")
+		check(job_count(connection) == before, "no job was written by the rejected calls")
+	finally:
+		heading("7. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
+		codes = [stop_worker(worker) for worker in workers]
+		check(all(code == 0 for code in codes), f"workers exited cleanly (exit codes {codes})")
+
+	heading("done" if not problems else f"{len(problems)} problem(s): {problems}")
+	return 1 if problems else 0
+
+
+def heading(text: str) -> None:
+	print(f"\n{text}")
+
+
+def start_worker(redis_url: str) -> subprocess.Popen:
+	env = {**os.environ, "PYTHONPATH": str(REPO)}
+	command = [
+		sys.executable,
+		"-m",
+		"rq.cli",
+		"worker",
+		"--url",
+		redis_url,
+		"--logging_level",
+		"WARNING",
+		*QUEUES,
+	]
+	return subprocess.Popen(command, env=env, cwd=REPO)
+
+
+def stop_worker(worker: subprocess.Popen) -> int:
+	worker.send_signal(signal.SIGTERM)
+	try:
+		return worker.wait(timeout=WAIT_SECONDS)
+	except subprocess.TimeoutExpired:
+		worker.kill()
+		return worker.wait()
+
+
+def wait_until_done(handles) -> dict[str, str]:
+	def statuses():
+		return {handle.id: handle.status for handle in handles}
+
+	wait_for(lambda: all(s in ("finished", "failed") for s in statuses().values()))
+	return statuses()
+
+
+def wait_for(predicate) -> bool:
+	"""Poll for up to WAIT_SECONDS; the caller checks (and reports) the outcome."""
+	deadline = time.monotonic() + WAIT_SECONDS
+	while not predicate():
+		if time.monotonic() > deadline:
+			return False
+		time.sleep(0.05)
+	return True
+
+
+def job_count(connection) -> int:
+	return len(connection.keys("rq:job:*"))
+
+
+def finished_methods(connection, queue: str) -> set[str]:
+	from rq.job import Job
+	from rq.registry import FinishedJobRegistry
+
+	job_ids = FinishedJobRegistry(queue, connection=connection).get_job_ids()
+	return {job.description for job in Job.fetch_many(job_ids, connection=connection) if job}
+
+
+if __name__ == "__main__":
+	sys.exit(main())

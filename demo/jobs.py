@@ -1,0 +1,37 @@
+"""Job functions of the demo. Workers import them by dotted path, like any app's jobs."""
+
+import time
+
+import jobkit
+
+
+def resize_images(count: int) -> str:
+	time.sleep(0.05 * count)
+	return f"resized {count} images"
+
+
+def who_am_i() -> dict:
+	job = jobkit.current_job()
+	return {"id": job.id, "queue": job.queue, "attempt": job.attempt, "namespace": job.namespace}
+
+
+def nightly_report(day: str) -> str:
+	# Enqueue follow-up work from inside a job: the worker needs no configure() call.
+	jobkit.enqueue("demo.jobs.email_report", queue="short", day=day)
+	return f"report for {day} built"
+
+
+def email_report(day: str) -> str:
+	return f"report for {day} emailed"
+
+
+def charge_card(amount: int) -> None:
+	raise RuntimeError(f"card declined for {amount}")
+
+
+def notify_done(job, connection, result) -> None:
+	connection.rpush("demo:callbacks", f"on_success: {job.description} returned {result!r}")
+
+
+def notify_failed(job, connection, exc_type, exc, traceback) -> None:
+	connection.rpush("demo:callbacks", f"on_failure: {job.description} raised {exc_type.__name__}: {exc}")
