@@ -9,9 +9,11 @@ import sys
 from collections.abc import Callable
 
 from jobkit.engine import context as _context
+from jobkit.engine import unique as _unique
 from jobkit.engine.context import JobContext, configure, current_job, get_host
 from jobkit.engine.enqueue import enqueue as _enqueue
 from jobkit.engine.errors import (
+	DuplicateJob,
 	InvalidArgument,
 	InvalidMethod,
 	InvalidTimeout,
@@ -27,6 +29,7 @@ from jobkit.engine.host import Host, RQHost
 __version__ = "0.1.0"
 
 __all__ = [
+	"DuplicateJob",
 	"Host",
 	"InvalidArgument",
 	"InvalidMethod",
@@ -44,6 +47,7 @@ __all__ = [
 	"current_job",
 	"enqueue",
 	"get_host",
+	"is_enqueued",
 ]
 
 
@@ -57,6 +61,9 @@ def enqueue(
 	on_success: str | Callable | None = None,
 	on_failure: str | Callable | None = None,
 	*,
+	unique: str | bool | None = None,
+	on_conflict: str | None = None,
+	unique_ttl: int | float | None = None,
 	now: bool = False,
 	job_name: str | None = None,
 	**kwargs,
@@ -65,6 +72,9 @@ def enqueue(
 
 	``queue`` and ``timeout`` follow Frappe (short 300 s, default 300 s, long 1500 s, and the
 	``workers`` section of common_site_config.json); ``job_id`` is namespaced by site.
+	With a ``job_id`` the job is unique (``unique="until_executed"`` unless told otherwise; see
+	``jobkit.engine.unique`` for the lock types and ``on_conflict`` strategies), claimed and
+	enqueued in one atomic step; ``unique=False`` turns that off.
 	``enqueue_after_commit`` waits for the caller's transaction to commit. ``on_success(job,
 	connection, result)`` and ``on_failure(job, connection, type, value, traceback)`` run in the
 	worker, inside the job's context. ``now=True`` runs the job here and now, through the same
@@ -77,6 +87,9 @@ def enqueue(
 		queue=queue,
 		timeout=timeout,
 		job_id=job_id,
+		unique_lock=unique,
+		on_conflict=on_conflict,
+		unique_ttl=unique_ttl,
 		at_front=at_front,
 		enqueue_after_commit=enqueue_after_commit,
 		on_success=on_success,
@@ -85,6 +98,12 @@ def enqueue(
 		job_name=job_name,
 		kwargs=kwargs,
 	)
+
+
+def is_enqueued(job_id: str) -> bool:
+	"""Whether a job enqueued with this ``job_id`` is waiting in a queue or running."""
+	host = get_host()
+	return _unique.is_enqueued(host.connection, host.namespace, job_id, host.rq_job_id(job_id))
 
 
 def _frappe_site_host():

@@ -37,6 +37,10 @@ class FrappeHost:
 	def max_payload_bytes(self) -> int:
 		return int(frappe.conf.get("jobkit_max_payload_bytes") or defaults.DEFAULT_MAX_PAYLOAD_BYTES)
 
+	@property
+	def lease_seconds(self) -> float:
+		return float(frappe.conf.get("jobkit_lease_seconds") or defaults.LEASE_SECONDS)
+
 	def queue_timeouts(self) -> dict[str, int]:
 		return background_jobs.get_queues_timeout()
 

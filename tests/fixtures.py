@@ -78,3 +78,25 @@ class Tasks:
 
 	def bound(self) -> None:
 		pass
+
+
+def tracked_run(nonce: str, seconds: float = 0.05) -> None:
+	"""Record each execution and any overlap with another run of the same logical job."""
+	connection = jobkit.get_host().connection
+	if connection.incr("running") > 1:
+		connection.rpush("overlaps", nonce)
+	connection.rpush("executions", nonce)
+	import time
+
+	time.sleep(seconds)
+	connection.decr("running")
+
+
+def record_pid_and_wait(key: str, record_to: str) -> None:
+	"""Like wait_for_key, recording the job's process id first (for kill tests)."""
+	_log(record_to, os.getpid())
+	jobkit.get_host().connection.blpop([key], timeout=600)
+
+
+def record_kwargs(**kwargs) -> None:
+	_log("kwargs", kwargs)

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -56,16 +57,41 @@ def run_burst_worker(
 
 
 def start_worker(
-	redis_url: str, queues=("default",), worker_class: str = "fork", env: dict | None = None
+	redis_url: str,
+	queues=("default",),
+	worker_class: str = "fork",
+	env: dict | None = None,
+	start_new_session: bool = False,
 ) -> subprocess.Popen:
-	return subprocess.Popen(
+	# Output goes to a file, not a pipe: a long-running worker that logs more than a pipe holds
+	# would block on its next write.
+	log = tempfile.TemporaryFile(mode="w+")
+	process = subprocess.Popen(
 		worker_command(redis_url, queues, worker_class, burst=False),
 		env=worker_env(env),
 		cwd=REPO,
-		stdout=subprocess.PIPE,
+		stdout=log,
 		stderr=subprocess.STDOUT,
 		text=True,
+		start_new_session=start_new_session,
 	)
+	process.log = log
+	return process
+
+
+def worker_output(process: subprocess.Popen) -> str:
+	process.log.seek(0)
+	return process.log.read()
+
+
+def stop_workers(*processes: subprocess.Popen) -> None:
+	"""Warm-stop long-running workers; fail if one does not exit cleanly."""
+	for process in processes:
+		if process.poll() is None:
+			request_stop(process)
+	for process in processes:
+		code, output = wait_exit(process)
+		assert code == 0, f"worker exited {code}:\n{output}"
 
 
 def request_stop(process: subprocess.Popen) -> None:
@@ -78,12 +104,14 @@ def request_stop(process: subprocess.Popen) -> None:
 
 def wait_exit(process: subprocess.Popen, timeout: float = WAIT_SECONDS) -> tuple[int, str]:
 	try:
-		output, _ = process.communicate(timeout=timeout)
+		process.wait(timeout=timeout)
 	except subprocess.TimeoutExpired:
 		process.kill()
-		output, _ = process.communicate()
-		raise AssertionError(f"worker did not stop within {timeout}s of SIGTERM:\n{output}") from None
-	return process.returncode, output
+		process.wait()
+		raise AssertionError(
+			f"worker did not stop within {timeout}s of SIGTERM:\n{worker_output(process)}"
+		) from None
+	return process.returncode, worker_output(process)
 
 
 def wait_for(predicate: Callable[[], object], what: str, timeout: float = WAIT_SECONDS):

@@ -14,5 +14,9 @@ DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 RESULT_TTL = 10 * 60
 FAILURE_TTL = 7 * 24 * 60 * 60
 
+# TTL of a unique key or lock held by a running job; renewed every third of it while the job's
+# process lives, so a killed job frees its key within this many seconds.
+LEASE_SECONDS = 60
+
 # Version of the envelope a job carries; a runner refuses envelopes it does not understand.
 ENVELOPE_VERSION = 1

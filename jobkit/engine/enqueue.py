@@ -4,8 +4,8 @@ import time
 from collections.abc import Callable
 from uuid import uuid4
 
-from jobkit.engine import defaults, methods, payload, runner
-from jobkit.engine.errors import InvalidArgument, InvalidTimeout, UnknownQueue
+from jobkit.engine import defaults, methods, payload, runner, unique
+from jobkit.engine.errors import DuplicateJob, InvalidArgument, InvalidTimeout, UnknownQueue
 from jobkit.engine.handle import JobHandle
 from jobkit.engine.host import Host
 
@@ -28,6 +28,9 @@ def enqueue(
 	queue: str = "default",
 	timeout: int | float | None = None,
 	job_id: str | None = None,
+	unique_lock: str | bool | None = None,
+	on_conflict: str | None = None,
+	unique_ttl: int | float | None = None,
 	at_front: bool = False,
 	enqueue_after_commit: bool = False,
 	on_success: str | Callable | None = None,
@@ -47,8 +50,18 @@ def enqueue(
 		if callback is not None
 	}
 	timeout = resolve_timeout(host, queue, timeout)
+	policy = unique.policy(job_id, unique_lock, on_conflict, unique_ttl, timeout, host.lease_seconds)
+	if policy and policy.on_conflict == unique.RAISE and enqueue_after_commit:
+		raise InvalidArgument(
+			"on_conflict='raise' cannot be combined with enqueue_after_commit=True: the conflict is "
+			"only known at commit, when nobody is left to catch the error. Use 'skip' or 'replace'"
+		)
 	job_id = validate_job_id(job_id)
 	rq_id = host.rq_job_id(job_id)
+	if policy:
+		# A fresh RQ id per enqueue: reusing one id across runs lets RQ's finish handling of the
+		# previous run overwrite the next one. The logical id lives in the unique key only.
+		rq_id = unique.rq_id_with_token(rq_id, uuid4().hex[:12])
 	envelope = {
 		"v": defaults.ENVELOPE_VERSION,
 		"id": job_id,
@@ -64,6 +77,9 @@ def enqueue(
 	}
 	if job_name is not None:
 		envelope["name"] = str(job_name)
+	if policy:
+		key = unique.key_for(host.namespace, job_id, policy.lock)
+		envelope["unique"] = policy.envelope(key)
 
 	if now:
 		result = runner.execute(host, envelope, rq_job=None)
@@ -80,15 +96,36 @@ def enqueue(
 		**host.job_options(),
 	)
 	payload.serialise(job, kwargs, host.max_payload_bytes, method_path)
+	claims = policy is not None and policy.lock != unique.WHILE_EXECUTING
 
-	def push():
+	def push() -> tuple[int, str]:
+		if claims:
+			return unique.claim_and_enqueue(host.connection, rq_queue, job, key, policy, bool(at_front))
 		rq_queue.enqueue_job(job, at_front=bool(at_front))
+		return unique.CLAIMED, rq_id
 
 	if enqueue_after_commit:
 		host.after_commit(push)
 		return JobHandle(job_id, rq_id, queue, method_path, host.connection, pending=True)
-	push()
-	return JobHandle(job_id, rq_id, queue, method_path, host.connection)
+	outcome, holder = push()
+	if outcome == unique.CLAIMED:
+		return JobHandle(job_id, rq_id, queue, method_path, host.connection)
+	if policy.on_conflict == unique.RAISE:
+		raise DuplicateJob(
+			f"job {job_id!r} is already {unique.holder_status(host.connection, holder) or 'held'} "
+			f"(RQ job {holder}, lock {policy.lock!r}); pass on_conflict='skip' to get its handle instead",
+			job_id,
+			holder,
+		)
+	return JobHandle(
+		job_id,
+		holder,
+		queue,
+		method_path,
+		host.connection,
+		duplicate=True,
+		replaced=outcome == unique.REPLACED,
+	)
 
 
 def resolve_timeout(host: Host, queue: object, timeout: object) -> int:

@@ -35,3 +35,12 @@ class UnserializableArguments(InvalidArgument):
 
 class PayloadTooLarge(InvalidArgument):
 	"""The serialised job is larger than the configured limit."""
+
+
+class DuplicateJob(JobkitError):
+	"""A unique job's key is held by another job (``on_conflict="raise"``)."""
+
+	def __init__(self, message: str, job_id: str, holder: str):
+		super().__init__(message)
+		self.job_id = job_id
+		self.holder = holder

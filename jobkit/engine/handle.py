@@ -11,10 +11,23 @@ class JobHandle:
 
 	``id`` is the logical id (the ``job_id`` given, or a generated one); ``rq_id`` is the id of the
 	RQ job in Redis. ``status`` reads Redis on each access: ``"queued"``, ``"started"``,
-	``"finished"``, ``"failed"``..., or None once RQ no longer keeps the job.
+	``"finished"``, ``"failed"``..., or None once RQ no longer keeps the job. ``duplicate`` is
+	True when a unique job's key was held: the handle then points to the holder (``rq_id``), and
+	``replaced`` tells whether the holder took this call's arguments.
 	"""
 
-	__slots__ = ("_connection", "_pending", "_status", "id", "method", "queue", "result", "rq_id")
+	__slots__ = (
+		"_connection",
+		"_pending",
+		"_status",
+		"duplicate",
+		"id",
+		"method",
+		"queue",
+		"replaced",
+		"result",
+		"rq_id",
+	)
 
 	def __init__(
 		self,
@@ -27,18 +40,23 @@ class JobHandle:
 		pending: bool = False,
 		status: str | None = None,
 		result: Any = None,
+		duplicate: bool = False,
+		replaced: bool = False,
 	):
 		self.id = id
 		self.rq_id = rq_id
 		self.queue = queue
 		self.method = method
 		self.result = result
+		self.duplicate = duplicate
+		self.replaced = replaced
 		self._connection = connection
 		self._pending = pending
 		self._status = status
 
 	def __repr__(self) -> str:
-		return f"<JobHandle {self.id!r} {self.method} on {self.queue!r}>"
+		duplicate = " duplicate" if self.duplicate else ""
+		return f"<JobHandle {self.id!r} {self.method} on {self.queue!r}{duplicate}>"
 
 	def fetch(self):
 		"""The RQ job, or None if Redis does not hold it (yet, or any more)."""

@@ -38,6 +38,10 @@ class Host(Protocol):
 	@property
 	def max_payload_bytes(self) -> int: ...
 
+	@property
+	def lease_seconds(self) -> float:
+		"""TTL of a key held by a running job, renewed while its process lives."""
+
 	def queue_timeouts(self) -> dict[str, int]:
 		"""Queues the host's workers listen to, with each queue's default job timeout."""
 
@@ -88,6 +92,7 @@ class RQHost:
 		check_methods: bool = True,
 		result_ttl: int = defaults.RESULT_TTL,
 		failure_ttl: int = defaults.FAILURE_TTL,
+		lease_seconds: float = defaults.LEASE_SECONDS,
 	):
 		if not isinstance(connection, redis.Redis):
 			raise InvalidArgument(
@@ -99,6 +104,13 @@ class RQHost:
 		self._queues = _validate_queues(defaults.DEFAULT_QUEUE_TIMEOUTS if queues is None else queues)
 		self._max_payload_bytes = _positive_int("max_payload_bytes", max_payload_bytes)
 		self.check_methods = bool(check_methods)
+		if (
+			isinstance(lease_seconds, bool)
+			or not isinstance(lease_seconds, int | float)
+			or lease_seconds <= 0
+		):
+			raise InvalidArgument(f"lease_seconds must be a positive number, not {lease_seconds!r}")
+		self._lease_seconds = lease_seconds
 		self._job_options = {
 			"result_ttl": _positive_int("result_ttl", result_ttl),
 			"failure_ttl": _positive_int("failure_ttl", failure_ttl),
@@ -119,6 +131,10 @@ class RQHost:
 	@property
 	def max_payload_bytes(self) -> int:
 		return self._max_payload_bytes
+
+	@property
+	def lease_seconds(self) -> float:
+		return self._lease_seconds
 
 	def queue_timeouts(self) -> dict[str, int]:
 		return dict(self._queues)

@@ -12,6 +12,12 @@ NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 # Pub/sub channel the plain-RQ host publishes realtime events on.
 EVENTS_CHANNEL = "jobkit:{namespace}:events"
 
+# The dedup key of a unique job (value: the RQ id of the job holding it).
+UNIQUE = "jobkit:{namespace}:unique:{job_id}"
+
+# The run lock of a `while_executing` job (value: the RQ id of the job running).
+RUNNING = "jobkit:{namespace}:running:{job_id}"
+
 # RQ job ids of the plain-RQ host. rq 2.x refuses ":" in job ids, so the logical id is
 # percent-encoded; the encoding is reversible and leaves common ids readable.
 RQ_JOB_ID = "{namespace}.{job_id}"
@@ -30,6 +36,14 @@ def validate_namespace(namespace: object) -> str:
 
 def events_channel(namespace: str) -> str:
 	return EVENTS_CHANNEL.format(namespace=namespace)
+
+
+def unique(namespace: str, job_id: str) -> str:
+	return UNIQUE.format(namespace=namespace, job_id=job_id)
+
+
+def running(namespace: str, job_id: str) -> str:
+	return RUNNING.format(namespace=namespace, job_id=job_id)
 
 
 def rq_job_id(namespace: str, job_id: str) -> str:

@@ -9,7 +9,7 @@ a bench: with the site connected and the job's user set, which RQ's own callback
 import sys
 from typing import Any
 
-from jobkit.engine import context, defaults, methods
+from jobkit.engine import context, defaults, methods, unique
 from jobkit.engine.errors import JobkitError
 from jobkit.engine.host import Host, RQHost
 
@@ -65,18 +65,21 @@ def execute(host: Host, envelope: dict, *, rq_job) -> Any:
 	)
 	tokens = context.enter_job(host, job)
 	try:
-		try:
-			result = method(**envelope["kwargs"])
-		except Exception:
-			host.rollback()
-			_run_failure_callback(host, envelope, rq_job, *sys.exc_info())
-			raise
-		host.commit()
-		callback = envelope.get("on_success")
-		if callback:
-			methods.resolve(callback)(rq_job, host.connection, result)
+		# The unique lock is released only after the job's work is committed (and its callbacks
+		# ran), so the next run of the same job id sees this run's data.
+		with unique.held_while_running(host.connection, envelope.get("unique"), job.rq_id):
+			try:
+				result = method(**envelope["kwargs"])
+			except Exception:
+				host.rollback()
+				_run_failure_callback(host, envelope, rq_job, *sys.exc_info())
+				raise
 			host.commit()
-		return result
+			callback = envelope.get("on_success")
+			if callback:
+				methods.resolve(callback)(rq_job, host.connection, result)
+				host.commit()
+			return result
 	finally:
 		context.exit_job(tokens)
 

@@ -1,0 +1,241 @@
+"""Unique jobs: lock types, conflict strategies, and the atomic claim-and-enqueue.
+
+Lock types (when the key is released):
+- ``until_executing``: when a worker starts the job;
+- ``until_executed``: when the job ends, successfully or not (the default with a ``job_id``);
+- ``while_executing``: never held at enqueue; many may queue, and one runs at a time;
+- ``until_expired``: at the end of ``unique_ttl``, whatever happens.
+
+Conflict strategies (a call whose key is held): ``skip`` returns a handle to the holder,
+``raise`` raises ``DuplicateJob``, ``replace`` gives the holder the latest call's arguments
+while it still waits in the queue (its place is kept; once started, ``replace`` acts as skip).
+
+Every key is owned by the RQ id of the job holding it (a fresh id per enqueue), is released
+only by compare-and-delete, and has a TTL: ``timeout + QUEUE_WAIT_ALLOWANCE`` while queued, the
+lease while running (renewed by the runner), ``unique_ttl`` when given. A held key whose job is
+gone or has ended is taken over by the next claim at once.
+"""
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from jobkit.engine import keys
+from jobkit.engine.errors import InvalidArgument
+from jobkit.engine.lease import LeaseKeeper
+from jobkit.engine.scripts import ACQUIRE, CLAIM, RELEASE, run_pipeline
+
+UNTIL_EXECUTING = "until_executing"
+UNTIL_EXECUTED = "until_executed"
+WHILE_EXECUTING = "while_executing"
+UNTIL_EXPIRED = "until_expired"
+LOCK_TYPES = (UNTIL_EXECUTING, UNTIL_EXECUTED, WHILE_EXECUTING, UNTIL_EXPIRED)
+
+SKIP = "skip"
+RAISE = "raise"
+REPLACE = "replace"
+CONFLICT_STRATEGIES = (SKIP, RAISE, REPLACE)
+
+# How long a unique job may wait in its queue (on top of its timeout) before its key expires.
+QUEUE_WAIT_ALLOWANCE = 3600
+# TTL of a job hash written ahead of its claim; the claim keeps it or deletes it at once.
+PREPARED_JOB_TTL_MS = 30_000
+# Separates the logical id from the per-enqueue token in RQ ids.
+TOKEN_SEPARATOR = "#"
+
+CLAIMED, HELD, REPLACED = 1, 0, 2
+ENDED_STATUSES = ("finished", "failed", "stopped", "canceled")
+LIVE_STATUSES = ("queued", "started", "deferred", "scheduled")
+
+try:  # rq 1.x stamps naive UTC, rq 2.x aware UTC; write what this RQ writes.
+	from rq.utils import utcnow as _rq_now
+except ImportError:
+	from rq.utils import now as _rq_now
+
+
+@dataclass(frozen=True)
+class UniquePolicy:
+	lock: str
+	on_conflict: str
+	ttl: int
+	lease: float
+
+	def envelope(self, key: str) -> dict:
+		return {"lock": self.lock, "key": key, "lease": self.lease, "ttl": self.ttl}
+
+
+def policy(
+	job_id: str | None, unique: object, on_conflict: object, unique_ttl: object, timeout: int, lease: float
+) -> UniquePolicy | None:
+	"""Validate the unique arguments of an enqueue; None when the job is not unique."""
+	if unique is None:
+		unique = UNTIL_EXECUTED if job_id is not None else False
+	if unique is False:
+		if on_conflict is not None or unique_ttl is not None:
+			raise InvalidArgument(
+				"on_conflict and unique_ttl need a unique lock: pass job_id=... (and unique=...)"
+			)
+		return None
+	if unique not in LOCK_TYPES:
+		raise InvalidArgument(f"unique={unique!r} is not a lock type: use one of {', '.join(LOCK_TYPES)}")
+	if job_id is None:
+		raise InvalidArgument(f"unique={unique!r} needs a job_id: the key that makes the job unique")
+	if on_conflict is None:
+		on_conflict = SKIP
+	elif on_conflict not in CONFLICT_STRATEGIES:
+		raise InvalidArgument(
+			f"on_conflict={on_conflict!r} is not a conflict strategy: use one of {', '.join(CONFLICT_STRATEGIES)}"
+		)
+	if unique == WHILE_EXECUTING and on_conflict != SKIP:
+		raise InvalidArgument(
+			"unique='while_executing' lets every call queue (one runs at a time): on_conflict does not apply"
+		)
+	if unique_ttl is None:
+		ttl = timeout if unique == UNTIL_EXPIRED else timeout + QUEUE_WAIT_ALLOWANCE
+	elif isinstance(unique_ttl, bool) or not isinstance(unique_ttl, int | float) or not unique_ttl > 0:
+		raise InvalidArgument(f"unique_ttl must be a positive number of seconds, not {unique_ttl!r}")
+	else:
+		ttl = int(-(-unique_ttl // 1))
+	return UniquePolicy(unique, on_conflict, ttl, lease)
+
+
+def rq_id_with_token(base_rq_id: str, token: str) -> str:
+	return f"{base_rq_id}{TOKEN_SEPARATOR}{token}"
+
+
+def claim_and_enqueue(
+	connection, rq_queue, job, key: str, policy: UniquePolicy, at_front: bool
+) -> tuple[int, str]:
+	"""Write ``job`` and claim ``key`` for it in one round trip; return (outcome, holder's RQ id)."""
+	# What RQ's Queue._enqueue_job sets before it saves a job.
+	job.origin = rq_queue.name
+	job.enqueued_at = _rq_now()
+	mode = REPLACE if policy.on_conflict == REPLACE else "claim"
+	heal = "0" if policy.lock == UNTIL_EXPIRED else "1"
+
+	def build(pipeline):
+		job.set_status("queued", pipeline=pipeline)
+		job.save(pipeline=pipeline)
+		pipeline.pexpire(job.key, PREPARED_JOB_TTL_MS)
+		CLAIM.queue(
+			pipeline,
+			keys=[key, job.key, rq_queue.key, rq_queue.redis_queues_keys],
+			args=[
+				job.id,
+				policy.ttl * 1000,
+				"1" if at_front else "0",
+				heal,
+				job.redis_job_namespace_prefix,
+				mode,
+			],
+		)
+		return [CLAIM]
+
+	outcome, holder = run_pipeline(connection, build)[-1]
+	return int(outcome), holder.decode() if isinstance(holder, bytes) else holder
+
+
+def holder_of(connection, key: str) -> str | None:
+	holder = connection.get(key)
+	return holder.decode() if holder is not None else None
+
+
+def holder_status(connection, holder: str) -> str | None:
+	from rq.job import Job
+
+	status = connection.hget(Job.key_for(holder), "status")
+	return status.decode() if status is not None else None
+
+
+def key_for(namespace: str, job_id: str, lock: str) -> str:
+	return keys.running(namespace, job_id) if lock == WHILE_EXECUTING else keys.unique(namespace, job_id)
+
+
+# Runner side ------------------------------------------------------------------------------
+
+# How often a `while_executing` job polls for the run lock while another run holds it.
+RUN_LOCK_POLL_SECONDS = 0.05
+
+
+@contextmanager
+def held_while_running(connection, unique: dict | None, token: str | None):
+	"""Apply a unique job's lock type around its run: release, keep under lease, or wait."""
+	if not unique or token is None:
+		yield
+		return
+	lock, key = unique["lock"], unique["key"]
+	if lock == UNTIL_EXPIRED:
+		yield
+		return
+	if lock == UNTIL_EXECUTING:
+		RELEASE(connection, [key], [token])
+		yield
+		return
+	if lock == WHILE_EXECUTING:
+		_wait_for_run_lock(connection, key, token, unique["lease"])
+	try:
+		with LeaseKeeper(connection, key, token, unique["lease"]):
+			yield
+	finally:
+		RELEASE(connection, [key], [token])
+
+
+def _wait_for_run_lock(connection, key: str, token: str, lease: float) -> None:
+	# Bounded by the job's own timeout: RQ stops a job that waits longer than it may run.
+	lease_ms = max(1, int(lease * 1000))
+	while not ACQUIRE(connection, [key], [token, lease_ms, "rq:job:"])[0]:
+		time.sleep(RUN_LOCK_POLL_SECONDS)
+
+
+# Inspection and repair ----------------------------------------------------------------------
+
+
+def is_enqueued(connection, namespace: str, job_id: str, fixed_rq_id: str) -> bool:
+	"""Whether a job with this logical id is waiting or running.
+
+	A unique job is found through its key; a job enqueued with ``unique=False`` has the fixed
+	RQ id ``fixed_rq_id`` (the host's id for ``job_id``).
+	"""
+	holders = [
+		holder_of(connection, keys.unique(namespace, job_id)),
+		holder_of(connection, keys.running(namespace, job_id)),
+	]
+	for rq_id in [*filter(None, holders), fixed_rq_id]:
+		if holder_status(connection, rq_id) in LIVE_STATUSES:
+			return True
+	return False
+
+
+def lock_info(connection, namespace: str, job_id: str) -> list[dict]:
+	"""The keys held for a logical job id: which job holds each, its status, the TTL left."""
+	found = []
+	for kind, key in (
+		("unique", keys.unique(namespace, job_id)),
+		("running", keys.running(namespace, job_id)),
+	):
+		holder = holder_of(connection, key)
+		if holder is None:
+			continue
+		status = holder_status(connection, holder)
+		found.append(
+			{
+				"job_id": job_id,
+				"kind": kind,
+				"key": key,
+				"holder": holder,
+				"holder_status": status or "gone",
+				"stale": status is None or status in ENDED_STATUSES,
+				"ttl_seconds": max(connection.pttl(key), 0) / 1000,
+			}
+		)
+	return found
+
+
+def unlock(connection, namespace: str, job_id: str) -> list[str]:
+	"""Delete the keys held for ``job_id`` (a manual repair); return the holders released."""
+	released = []
+	for key in (keys.unique(namespace, job_id), keys.running(namespace, job_id)):
+		holder = holder_of(connection, key)
+		if holder is not None and RELEASE(connection, [key], [holder]):
+			released.append(holder)
+	return released
