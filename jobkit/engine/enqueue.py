@@ -81,6 +81,12 @@ def enqueue(
 		key = unique.key_for(host.namespace, job_id, policy.lock)
 		envelope["unique"] = policy.envelope(key)
 
+	claims = policy is not None and policy.lock != unique.WHILE_EXECUTING
+	if claims and not now and not enqueue_after_commit and policy.on_conflict != unique.REPLACE:
+		held = unique.still_held(host.connection, key, policy)
+		if held:
+			return _conflict(host, job_id, policy, queue, method_path, *held, replaced=False)
+
 	if now:
 		result = runner.execute(host, envelope, rq_job=None)
 		return JobHandle(job_id, rq_id, queue, method_path, host.connection, status="finished", result=result)
@@ -96,7 +102,6 @@ def enqueue(
 		**host.job_options(),
 	)
 	payload.serialise(job, kwargs, host.max_payload_bytes, method_path)
-	claims = policy is not None and policy.lock != unique.WHILE_EXECUTING
 
 	def push() -> tuple[int, str]:
 		if claims:
@@ -109,23 +114,25 @@ def enqueue(
 		return JobHandle(job_id, rq_id, queue, method_path, host.connection, pending=True)
 	outcome, holder = push()
 	if outcome == unique.CLAIMED:
+		if claims:
+			unique.forget_held(key)
 		return JobHandle(job_id, rq_id, queue, method_path, host.connection)
+	unique.remember_held(key)
+	status = None if policy.on_conflict != unique.RAISE else unique.holder_status(host.connection, holder)
+	return _conflict(
+		host, job_id, policy, queue, method_path, holder, status, replaced=outcome == unique.REPLACED
+	)
+
+
+def _conflict(host, job_id, policy, queue, method_path, holder, status, *, replaced) -> JobHandle:
 	if policy.on_conflict == unique.RAISE:
 		raise DuplicateJob(
-			f"job {job_id!r} is already {unique.holder_status(host.connection, holder) or 'held'} "
-			f"(RQ job {holder}, lock {policy.lock!r}); pass on_conflict='skip' to get its handle instead",
+			f"job {job_id!r} is already {status or 'held'} (RQ job {holder}, lock {policy.lock!r}); "
+			"pass on_conflict='skip' to get its handle instead",
 			job_id,
 			holder,
 		)
-	return JobHandle(
-		job_id,
-		holder,
-		queue,
-		method_path,
-		host.connection,
-		duplicate=True,
-		replaced=outcome == unique.REPLACED,
-	)
+	return JobHandle(job_id, holder, queue, method_path, host.connection, duplicate=True, replaced=replaced)
 
 
 def resolve_timeout(host: Host, queue: object, timeout: object) -> int:

@@ -17,13 +17,14 @@ gone or has ended is taken over by the next claim at once.
 """
 
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from jobkit.engine import keys
 from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.lease import LeaseKeeper
-from jobkit.engine.scripts import ACQUIRE, CLAIM, RELEASE, run_pipeline
+from jobkit.engine.scripts import ACQUIRE, CLAIM, RELEASE, WHO_HOLDS, run_pipeline
 
 UNTIL_EXECUTING = "until_executing"
 UNTIL_EXECUTED = "until_executed"
@@ -133,6 +134,36 @@ def claim_and_enqueue(
 
 	outcome, holder = run_pipeline(connection, build)[-1]
 	return int(outcome), holder.decode() if isinstance(holder, bytes) else holder
+
+
+# Keys this process recently found held, so that the next call for the same key can be answered
+# with one small read instead of a whole job written and deleted. A call for a key not in it
+# (the common case: a new id) still costs one round trip. Bounded; oldest entries go first.
+RECENTLY_HELD_MAX = 4096
+_recently_held: OrderedDict[str, None] = OrderedDict()
+
+
+def remember_held(key: str) -> None:
+	_recently_held[key] = None
+	_recently_held.move_to_end(key)
+	while len(_recently_held) > RECENTLY_HELD_MAX:
+		_recently_held.popitem(last=False)
+
+
+def forget_held(key: str) -> None:
+	_recently_held.pop(key, None)
+
+
+def still_held(connection, key: str, policy: UniquePolicy) -> tuple[str, str] | None:
+	"""(holder, status) when ``key`` was recently held and still is; None means: claim it."""
+	if key not in _recently_held:
+		return None
+	held = WHO_HOLDS(connection, [key], ["rq:job:", "0" if policy.lock == UNTIL_EXPIRED else "1"])
+	if not held:
+		forget_held(key)
+		return None
+	holder, status = (value.decode() if isinstance(value, bytes) else value for value in held)
+	return holder, status
 
 
 def holder_of(connection, key: str) -> str | None:
