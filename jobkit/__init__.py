@@ -117,3 +117,8 @@ def _frappe_site_host():
 
 
 _context.register_provider(_frappe_site_host)
+
+if "frappe" in sys.modules:  # inside a Frappe process: keep frappe's is_job_enqueued truthful
+	from jobkit import frappe_compat as _frappe_compat
+
+	_frappe_compat.install()

@@ -1,0 +1,53 @@
+"""Bench commands: `bench --site SITE jobkit <command>`."""
+
+import click
+from frappe.commands import get_site, pass_context
+
+EXIT_REFUSED = 1
+
+
+@click.group("jobkit")
+def jobkit_commands():
+	"""jobkit: background job tools."""
+
+
+@jobkit_commands.command("unlock")
+@click.argument("job_id")
+@click.option("--force", is_flag=True, help="Release the key even if its job is still queued or running.")
+@pass_context
+def unlock(context, job_id: str, force: bool = False):
+	"""Show and release the unique key of JOB_ID (the job_id given to jobkit.enqueue)."""
+	import frappe
+
+	from jobkit.engine import unique
+
+	site = get_site(context)
+	frappe.init(site=site)
+	frappe.connect()
+	try:
+		from jobkit.frappe_host import host
+
+		held = unique.lock_info(host.connection, host.namespace, job_id)
+		if not held:
+			click.echo(f"{job_id}: no unique key is held on {site}")
+			return
+		for entry in held:
+			state = "stale" if entry["stale"] else "live"
+			click.echo(
+				f"{job_id}: {entry['kind']} key held by {entry['holder']} "
+				f"({entry['holder_status']}, {state}), {entry['ttl_seconds']:.0f} s left"
+			)
+		if any(not entry["stale"] for entry in held) and not force:
+			click.secho(
+				"Its job is still queued or running: releasing the key lets a second copy start. "
+				"Re-run with --force to release it anyway.",
+				fg="yellow",
+			)
+			raise SystemExit(EXIT_REFUSED)
+		released = unique.unlock(host.connection, host.namespace, job_id)
+		click.secho(f"{job_id}: released ({', '.join(released) or 'nothing left to release'})", fg="green")
+	finally:
+		frappe.destroy()
+
+
+commands = [jobkit_commands]
