@@ -31,7 +31,9 @@ def main() -> int:
 			problems.append(what)
 
 	heading("1. configure: one call selects the plain-RQ host (inside a Frappe site, none is needed)")
-	host = jobkit.configure(redis_url=args.redis_url, namespace="demo")
+	# "reports" is a queue no long-running worker listens to, so what waits there can be shown.
+	queues = {"short": 300, "default": 300, "long": 1500, "reports": 600}
+	host = jobkit.configure(redis_url=args.redis_url, namespace="demo", queues=queues)
 	print(f"   {host!r}")
 
 	heading("2. start two real RQ workers (forking) on short, default and long")
@@ -79,12 +81,47 @@ def main() -> int:
 			"a job enqueued follow-up work from inside the worker, with no set-up there",
 		)
 
-		heading("5. now=True runs the job here, through the same wrapper")
+		heading("5. unique jobs: one atomic claim-and-enqueue per job id (on 'reports', no worker yet)")
+		racers = [threading.Thread(target=race, args=(100,)) for _ in range(8)]
+		for racer in racers:
+			racer.start()
+		for racer in racers:
+			racer.join()
+		claimed = [outcome for outcome in RACE_OUTCOMES if not outcome.duplicate]
+		print(
+			f"   8 threads x 100 calls with job_id='sync::CUST-7': {len(claimed)} enqueued, "
+			f"{len(RACE_OUTCOMES) - len(claimed)} duplicates, all pointing to {claimed[0].rq_id}"
+		)
+		check(len(claimed) == 1, "exactly one job enqueued by 800 racing calls")
+		check(
+			all(o.rq_id == claimed[0].rq_id for o in RACE_OUTCOMES), "every duplicate's handle points to it"
+		)
+		check(jobkit.is_enqueued("sync::CUST-7"), "jobkit.is_enqueued('sync::CUST-7') while it waits or runs")
+		try:
+			enqueue_sync(on_conflict="raise")
+		except jobkit.DuplicateJob as e:
+			print(f"   on_conflict='raise' -> DuplicateJob: {e}")
+		first = enqueue_recompute(version=1)
+		latest = enqueue_recompute(version=2)
+		print(f"   on_conflict='replace' -> {first.rq_id} keeps its place, now with version=2")
+		check(
+			latest.replaced and latest.rq_id == first.rq_id, "replace debounced two calls into one queued job"
+		)
+		run_burst_worker(args.redis_url, "reports")
+		check(claimed[0].status == "finished", "a burst worker on 'reports' ran the one sync job")
+		check(
+			first.fetch().return_value() == "recomputed with version 2",
+			"the debounced job ran with the latest arguments",
+		)
+		check(not enqueue_sync().duplicate, "once the job has run, its id is free again (until_executed)")
+		run_burst_worker(args.redis_url, "reports")
+
+		heading("6. now=True runs the job here, through the same wrapper")
 		inline = jobkit.enqueue("demo.jobs.resize_images", now=True, count=2)
 		print(f"   status={inline.status} result={inline.result!r}")
 		check(inline.result == "resized 2 images", "inline run returned the result")
 
-		heading("6. bad input: a clear error, and nothing is enqueued")
+		heading("7. bad input: a clear error, and nothing is enqueued")
 		before = job_count(connection)
 		bad_calls = [
 			("unknown queue", lambda: jobkit.enqueue("demo.jobs.resize_images", queue="urgent", count=1)),
@@ -93,6 +130,14 @@ def main() -> int:
 			("a lambda", lambda: jobkit.enqueue(lambda: None)),
 			("unserialisable", lambda: jobkit.enqueue("demo.jobs.resize_images", count=threading.Lock())),
 			("too large", lambda: jobkit.enqueue("demo.jobs.resize_images", count=1, blob="x" * 2_000_000)),
+			(
+				"unique, no id",
+				lambda: jobkit.enqueue("demo.jobs.resize_images", unique="until_executed", count=1),
+			),
+			(
+				"bad lock type",
+				lambda: jobkit.enqueue("demo.jobs.resize_images", job_id="x", unique="forever", count=1),
+			),
 		]
 		for label, call in bad_calls:
 			try:
@@ -103,12 +148,52 @@ def main() -> int:
 				check(False, f"{label} was accepted")
 		check(job_count(connection) == before, "no job was written by the rejected calls")
 	finally:
-		heading("7. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
+		heading("8. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
 		codes = [stop_worker(worker) for worker in workers]
 		check(all(code == 0 for code in codes), f"workers exited cleanly (exit codes {codes})")
 
 	heading("done" if not problems else f"{len(problems)} problem(s): {problems}")
 	return 1 if problems else 0
+
+
+RACE_OUTCOMES: list = []
+
+
+def enqueue_sync(**options):
+	return jobkit.enqueue(
+		"demo.jobs.sync_customer", queue="reports", job_id="sync::CUST-7", customer="CUST-7", **options
+	)
+
+
+def enqueue_recompute(version: int):
+	return jobkit.enqueue(
+		"demo.jobs.recompute",
+		queue="reports",
+		job_id="recompute::CUST-7",
+		on_conflict="replace",
+		version=version,
+	)
+
+
+def race(calls: int) -> None:
+	for _ in range(calls):
+		RACE_OUTCOMES.append(enqueue_sync())
+
+
+def run_burst_worker(redis_url: str, queue: str) -> None:
+	env = {**os.environ, "PYTHONPATH": str(REPO)}
+	command = [
+		sys.executable,
+		"-m",
+		"rq.cli",
+		"worker",
+		"--burst",
+		"--url",
+		redis_url,
+		"--logging_level",
+		"WARNING",
+	]
+	subprocess.run([*command, queue], env=env, cwd=REPO, check=True, timeout=WAIT_SECONDS)
 
 
 def heading(text: str) -> None:

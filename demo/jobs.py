@@ -35,3 +35,11 @@ def notify_done(job, connection, result) -> None:
 
 def notify_failed(job, connection, exc_type, exc, traceback) -> None:
 	connection.rpush("demo:callbacks", f"on_failure: {job.description} raised {exc_type.__name__}: {exc}")
+
+
+def sync_customer(customer: str) -> str:
+	return f"{customer} synced"
+
+
+def recompute(version: int) -> str:
+	return f"recomputed with version {version}"

@@ -16,6 +16,7 @@ lease while running (renewed by the runner), ``unique_ttl`` when given. A held k
 gone or has ended is taken over by the next claim at once.
 """
 
+import threading
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -141,17 +142,20 @@ def claim_and_enqueue(
 # (the common case: a new id) still costs one round trip. Bounded; oldest entries go first.
 RECENTLY_HELD_MAX = 4096
 _recently_held: OrderedDict[str, None] = OrderedDict()
+_recently_held_lock = threading.Lock()
 
 
 def remember_held(key: str) -> None:
-	_recently_held[key] = None
-	_recently_held.move_to_end(key)
-	while len(_recently_held) > RECENTLY_HELD_MAX:
-		_recently_held.popitem(last=False)
+	with _recently_held_lock:
+		_recently_held[key] = None
+		_recently_held.move_to_end(key)
+		while len(_recently_held) > RECENTLY_HELD_MAX:
+			_recently_held.popitem(last=False)
 
 
 def forget_held(key: str) -> None:
-	_recently_held.pop(key, None)
+	with _recently_held_lock:
+		_recently_held.pop(key, None)
 
 
 def still_held(connection, key: str, policy: UniquePolicy) -> tuple[str, str] | None:
