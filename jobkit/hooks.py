@@ -7,4 +7,3 @@ app_description = (
 )
 app_email = "jobkit@example.com"
 app_license = "MIT"
-required_apps = ["frappe"]

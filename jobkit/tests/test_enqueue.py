@@ -64,7 +64,8 @@ class TestEnqueue(JobkitTestCase):
 	def test_job_id_is_site_namespaced_and_frappe_sees_it(self):
 		job_id = f"jobkit-test-{uuid4().hex}"
 		handle = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, job_id=job_id, marker=job_id)
-		self.assertEqual(handle.rq_id, background_jobs.create_job_id(job_id))
+		# Frappe's id for the job, plus a token of its own (a unique job gets a fresh id per enqueue).
+		self.assertTrue(handle.rq_id.startswith(background_jobs.create_job_id(job_id) + "#"))
 		self.assertTrue(background_jobs.is_job_enqueued(job_id))
 		# Frappe's own job format, so Frappe's RQ Job list and monitors read it.
 		job = background_jobs.get_job(job_id)
@@ -74,6 +75,16 @@ class TestEnqueue(JobkitTestCase):
 
 		run_bench_worker(QUEUE)
 		self.assertFalse(background_jobs.is_job_enqueued(job_id))
+		self.assertEqual(len(self.recorded(job_id)), 1)
+
+	def test_a_job_id_without_uniqueness_is_exactly_frappes(self):
+		job_id = f"jobkit-test-{uuid4().hex}"
+		handle = jobkit.enqueue(
+			"jobkit.tests.jobs.record", queue=QUEUE, job_id=job_id, unique=False, marker=job_id
+		)
+		self.assertEqual(handle.rq_id, background_jobs.create_job_id(job_id))
+		self.assertTrue(background_jobs.is_job_enqueued(job_id))
+		run_bench_worker(QUEUE)
 		self.assertEqual(len(self.recorded(job_id)), 1)
 
 	def test_enqueue_after_commit_waits_for_the_transaction(self):

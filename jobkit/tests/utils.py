@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import frappe
 
@@ -13,7 +14,18 @@ except ImportError:  # Frappe v15
 
 WORKER_TIMEOUT_SECONDS = 300
 
-__all__ = ["JobkitTestCase", "run_bench_worker"]
+__all__ = ["JobkitTestCase", "enforced_permissions", "run_bench_worker"]
+
+
+@contextmanager
+def enforced_permissions():
+	"""Permission checks as in production: frappe.only_for lets everything through in tests."""
+	in_test = frappe.flags.in_test
+	frappe.flags.in_test = False
+	try:
+		yield
+	finally:
+		frappe.flags.in_test = in_test
 
 
 def run_bench_worker(queue: str) -> str:
