@@ -9,6 +9,7 @@ and enqueue with the fixed id. Targets: jobkit new id >= 0.9x raw, duplicate hit
 """
 
 import argparse
+import statistics
 import tempfile
 import time
 from importlib import metadata
@@ -26,14 +27,24 @@ METHOD = "benchmarks.jobs.noop"
 KWARGS = {"customer": "CUST-00001", "company": "Jobkit Demo Ltd", "force": False}
 
 
-def measure(calls: int, fn) -> float:
-	"""Calls per second of ``fn(i)``, after a warm-up."""
-	for i in range(min(200, calls)):
-		fn(-i - 1)
-	start = time.perf_counter()
-	for i in range(calls):
-		fn(i)
-	return calls / (time.perf_counter() - start)
+ROUNDS = 7
+
+
+def measure(cases, calls: int) -> list[tuple[str, float]]:
+	"""Median calls/s of each case over ROUNDS interleaved rounds, so that drift in the machine's
+	speed during the run hits every case alike."""
+	rates: dict[str, list[float]] = {name: [] for name, _ in cases}
+	per_round = max(1, calls // ROUNDS)
+	for _name, fn in cases:  # warm-up
+		for i in range(50):
+			fn(-i - 1)
+	for round_ in range(ROUNDS):
+		for name, fn in cases:
+			start = time.perf_counter()
+			for i in range(round_ * per_round, (round_ + 1) * per_round):
+				fn(i)
+			rates[name].append(per_round / (time.perf_counter() - start))
+	return [(name, statistics.median(rates[name])) for name, _ in cases]
 
 
 def frappe_v15_enqueue(queue: Queue, job_id: str) -> None:
@@ -58,7 +69,7 @@ def main() -> None:
 	server = start_redis(Path(tempfile.mkdtemp()))
 	try:
 		connection = server.client()
-		host = jobkit.configure(redis_url=server.url, namespace="bench")
+		jobkit.configure(redis_url=server.url, namespace="bench")
 		queue = Queue("default", connection=connection)
 		run = uuid4().hex[:6]
 		jobkit.enqueue(METHOD, job_id="held", **KWARGS)
@@ -71,16 +82,12 @@ def main() -> None:
 			("jobkit unique enqueue (new id)", lambda i: jobkit.enqueue(METHOD, job_id=f"new-{run}-{i}", **KWARGS)),
 			("jobkit unique enqueue (duplicate hit)", lambda i: jobkit.enqueue(METHOD, job_id="held", **KWARGS)),
 		]  # fmt: skip
-		results = []
-		for name, fn in cases:
-			connection.flushall() if False else None
-			results.append((name, measure(args.calls, fn)))
+		results = measure(cases, args.calls)
 		raw = results[0][1]
-		versions = ", ".join(
-			f"{p} {__import__('importlib.metadata').metadata.version(p)}" for p in ("rq", "redis")
-		)
+		versions = ", ".join(f"{package} {metadata.version(package)}" for package in ("rq", "redis"))
 		print(
-			f"enqueue throughput, {args.calls} calls each, one process, one Redis ({versions}; host {host!r})"
+			f"enqueue throughput, {args.calls} calls each in {ROUNDS} interleaved rounds (median), "
+			f"one process, one Redis ({versions})"
 		)
 		print(f"{'case':42} {'calls/s':>10} {'x raw':>7}")
 		for name, rate in results:

@@ -22,6 +22,9 @@ class FrappeHost:
 	name = "frappe"
 	check_methods = True
 
+	def __init__(self):
+		self._queues: dict = {}
+
 	def __repr__(self) -> str:
 		return f"<FrappeHost site={getattr(frappe.local, 'site', None)!r}>"
 
@@ -45,7 +48,16 @@ class FrappeHost:
 		return background_jobs.get_queues_timeout()
 
 	def rq_queue(self, name: str):
-		return background_jobs.get_queue(name)
+		# frappe's get_queue builds the queue name from the bench path (a realpath) and fetches the
+		# connection through a retry wrapper on every call; both are fixed for a process.
+		connection = self.connection
+		queue = self._queues.get(name)
+		if queue is None or queue.connection is not connection:
+			from rq import Queue
+
+			background_jobs.validate_queue(name)
+			queue = self._queues[name] = Queue(background_jobs.generate_qname(name), connection=connection)
+		return queue
 
 	def rq_job_id(self, job_id: str) -> str:
 		return background_jobs.create_job_id(job_id)

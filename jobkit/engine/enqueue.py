@@ -81,15 +81,16 @@ def enqueue(
 		key = unique.key_for(host.namespace, job_id, policy.lock)
 		envelope["unique"] = policy.envelope(key)
 
+	connection = host.connection  # once: a host may pay for each look-up (Frappe retries it)
 	claims = policy is not None and policy.lock != unique.WHILE_EXECUTING
 	if claims and not now and not enqueue_after_commit and policy.on_conflict != unique.REPLACE:
-		held = unique.still_held(host.connection, key, policy)
+		held = unique.still_held(connection, key, policy)
 		if held:
-			return _conflict(host, job_id, policy, queue, method_path, *held, replaced=False)
+			return _conflict(connection, job_id, policy, queue, method_path, *held, replaced=False)
 
 	if now:
 		result = runner.execute(host, envelope, rq_job=None)
-		return JobHandle(job_id, rq_id, queue, method_path, host.connection, status="finished", result=result)
+		return JobHandle(job_id, rq_id, queue, method_path, connection, status="finished", result=result)
 
 	func, call_kwargs = host.job_call(envelope)
 	rq_queue = host.rq_queue(queue)
@@ -105,26 +106,26 @@ def enqueue(
 
 	def push() -> tuple[int, str]:
 		if claims:
-			return unique.claim_and_enqueue(host.connection, rq_queue, job, key, policy, bool(at_front))
+			return unique.claim_and_enqueue(connection, rq_queue, job, key, policy, bool(at_front))
 		rq_queue.enqueue_job(job, at_front=bool(at_front))
 		return unique.CLAIMED, rq_id
 
 	if enqueue_after_commit:
 		host.after_commit(push)
-		return JobHandle(job_id, rq_id, queue, method_path, host.connection, pending=True)
+		return JobHandle(job_id, rq_id, queue, method_path, connection, pending=True)
 	outcome, holder = push()
 	if outcome == unique.CLAIMED:
 		if claims:
 			unique.forget_held(key)
-		return JobHandle(job_id, rq_id, queue, method_path, host.connection)
+		return JobHandle(job_id, rq_id, queue, method_path, connection)
 	unique.remember_held(key)
-	status = None if policy.on_conflict != unique.RAISE else unique.holder_status(host.connection, holder)
+	status = None if policy.on_conflict != unique.RAISE else unique.holder_status(connection, holder)
 	return _conflict(
-		host, job_id, policy, queue, method_path, holder, status, replaced=outcome == unique.REPLACED
+		connection, job_id, policy, queue, method_path, holder, status, replaced=outcome == unique.REPLACED
 	)
 
 
-def _conflict(host, job_id, policy, queue, method_path, holder, status, *, replaced) -> JobHandle:
+def _conflict(connection, job_id, policy, queue, method_path, holder, status, *, replaced) -> JobHandle:
 	if policy.on_conflict == unique.RAISE:
 		raise DuplicateJob(
 			f"job {job_id!r} is already {status or 'held'} (RQ job {holder}, lock {policy.lock!r}); "
@@ -132,7 +133,7 @@ def _conflict(host, job_id, policy, queue, method_path, holder, status, *, repla
 			job_id,
 			holder,
 		)
-	return JobHandle(job_id, holder, queue, method_path, host.connection, duplicate=True, replaced=replaced)
+	return JobHandle(job_id, holder, queue, method_path, connection, duplicate=True, replaced=replaced)
 
 
 def resolve_timeout(host: Host, queue: object, timeout: object) -> int:

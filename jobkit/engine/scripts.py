@@ -1,9 +1,9 @@
 """jobkit's Lua scripts (``scripts/*.lua``, each documenting its KEYS and ARGV), run by SHA.
 
 Scripts are sent by ``EVALSHA``; a server that does not know one yet (first use, a restart,
-``SCRIPT FLUSH``) answers NOSCRIPT and the script is loaded once and the call repeated. A
-pipeline that queues a script must do the same (``run_pipeline``), because redis-py's own
-script handling in pipelines costs a ``SCRIPT EXISTS`` round trip on every execute.
+``SCRIPT FLUSH``) answers NOSCRIPT and the script is loaded once and the call repeated. (redis-py's
+``register_script`` does the same, but its use in pipelines costs a ``SCRIPT EXISTS`` round trip
+on every execute.)
 """
 
 import hashlib
@@ -29,30 +29,6 @@ class Script:
 		except NoScriptError:
 			connection.script_load(self.source)
 			return connection.evalsha(self.sha, len(keys), *keys, *args)
-
-	def queue(self, pipeline, keys: list, args: list) -> None:
-		"""Add a call to ``pipeline``; run it with ``run_pipeline``."""
-		pipeline.evalsha(self.sha, len(keys), *keys, *args)
-
-
-def run_pipeline(connection, build) -> list:
-	"""Execute the pipeline ``build(pipeline)`` fills, loading scripts once on NOSCRIPT.
-
-	``build`` must be safe to run twice (the commands are sent again after the load).
-	"""
-	for attempt in range(2):
-		pipeline = connection.pipeline(transaction=False)
-		scripts = build(pipeline)
-		results = pipeline.execute(raise_on_error=False)
-		missing = [r for r in results if isinstance(r, NoScriptError)]
-		if not missing or attempt:
-			for result in results:
-				if isinstance(result, Exception):
-					raise result
-			return results
-		for script in scripts:
-			connection.script_load(script.source)
-	raise AssertionError("unreachable")
 
 
 CLAIM = Script("claim")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from jobkit.engine import keys
 from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.lease import LeaseKeeper
-from jobkit.engine.scripts import ACQUIRE, CLAIM, RELEASE, WHO_HOLDS, run_pipeline
+from jobkit.engine.scripts import ACQUIRE, CLAIM, RELEASE, WHO_HOLDS
 
 UNTIL_EXECUTING = "until_executing"
 UNTIL_EXECUTED = "until_executed"
@@ -40,8 +40,6 @@ CONFLICT_STRATEGIES = (SKIP, RAISE, REPLACE)
 
 # How long a unique job may wait in its queue (on top of its timeout) before its key expires.
 QUEUE_WAIT_ALLOWANCE = 3600
-# TTL of a job hash written ahead of its claim; the claim keeps it or deletes it at once.
-PREPARED_JOB_TTL_MS = 30_000
 # Separates the logical id from the per-enqueue token in RQ ids.
 TOKEN_SEPARATOR = "#"
 
@@ -108,32 +106,25 @@ def rq_id_with_token(base_rq_id: str, token: str) -> str:
 def claim_and_enqueue(
 	connection, rq_queue, job, key: str, policy: UniquePolicy, at_front: bool
 ) -> tuple[int, str]:
-	"""Write ``job`` and claim ``key`` for it in one round trip; return (outcome, holder's RQ id)."""
-	# What RQ's Queue._enqueue_job sets before it saves a job.
+	"""Write ``job`` and claim ``key`` for it in one script call; return (outcome, holder's RQ id)."""
+	# What RQ's Queue._enqueue_job sets before it saves a job; the hash is what Job.save writes.
 	job.origin = rq_queue.name
 	job.enqueued_at = _rq_now()
-	mode = REPLACE if policy.on_conflict == REPLACE else "claim"
-	heal = "0" if policy.lock == UNTIL_EXPIRED else "1"
-
-	def build(pipeline):
-		job.set_status("queued", pipeline=pipeline)
-		job.save(pipeline=pipeline)
-		pipeline.pexpire(job.key, PREPARED_JOB_TTL_MS)
-		CLAIM.queue(
-			pipeline,
-			keys=[key, job.key, rq_queue.key, rq_queue.redis_queues_keys],
-			args=[
-				job.id,
-				policy.ttl * 1000,
-				"1" if at_front else "0",
-				heal,
-				job.redis_job_namespace_prefix,
-				mode,
-			],
-		)
-		return [CLAIM]
-
-	outcome, holder = run_pipeline(connection, build)[-1]
+	job._status = "queued"
+	fields = [item for pair in job.to_dict().items() for item in pair]
+	outcome, holder = CLAIM(
+		connection,
+		keys=[key, job.key, rq_queue.key, rq_queue.redis_queues_keys],
+		args=[
+			job.id,
+			policy.ttl * 1000,
+			"1" if at_front else "0",
+			"0" if policy.lock == UNTIL_EXPIRED else "1",
+			job.redis_job_namespace_prefix,
+			REPLACE if policy.on_conflict == REPLACE else "claim",
+			*fields,
+		],
+	)
 	return int(outcome), holder.decode() if isinstance(holder, bytes) else holder
 
 
