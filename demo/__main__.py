@@ -180,20 +180,16 @@ def race(calls: int) -> None:
 		RACE_OUTCOMES.append(enqueue_sync())
 
 
+def worker_command(redis_url: str, *queues: str, burst: bool = False) -> list[str]:
+	options = ["--url", redis_url, "--logging_level", "WARNING", *(["--burst"] if burst else [])]
+	return [sys.executable, "-m", "rq.cli", "worker", *options, *queues]
+
+
 def run_burst_worker(redis_url: str, queue: str) -> None:
 	env = {**os.environ, "PYTHONPATH": str(REPO)}
-	command = [
-		sys.executable,
-		"-m",
-		"rq.cli",
-		"worker",
-		"--burst",
-		"--url",
-		redis_url,
-		"--logging_level",
-		"WARNING",
-	]
-	subprocess.run([*command, queue], env=env, cwd=REPO, check=True, timeout=WAIT_SECONDS)
+	subprocess.run(
+		worker_command(redis_url, queue, burst=True), env=env, cwd=REPO, check=True, timeout=WAIT_SECONDS
+	)
 
 
 def heading(text: str) -> None:
@@ -202,18 +198,7 @@ def heading(text: str) -> None:
 
 def start_worker(redis_url: str) -> subprocess.Popen:
 	env = {**os.environ, "PYTHONPATH": str(REPO)}
-	command = [
-		sys.executable,
-		"-m",
-		"rq.cli",
-		"worker",
-		"--url",
-		redis_url,
-		"--logging_level",
-		"WARNING",
-		*QUEUES,
-	]
-	return subprocess.Popen(command, env=env, cwd=REPO)
+	return subprocess.Popen(worker_command(redis_url, *QUEUES), env=env, cwd=REPO)
 
 
 def stop_worker(worker: subprocess.Popen) -> int:

@@ -7,7 +7,7 @@ from frappe.utils import background_jobs
 
 import jobkit
 from jobkit.frappe_host import FrappeHost
-from jobkit.tests.utils import JobkitTestCase, run_bench_worker
+from jobkit.tests.utils import JobkitTestCase, delete_test_records, ensure_user, run_bench_worker
 
 TEST_USER = "jobkit.tester@example.com"
 QUEUE = "short"
@@ -17,23 +17,10 @@ class TestEnqueue(JobkitTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
-		if not frappe.db.exists("User", TEST_USER):
-			frappe.get_doc(
-				{
-					"doctype": "User",
-					"email": TEST_USER,
-					"first_name": "Jobkit Tester",
-					"send_welcome_email": 0,
-				}
-			).insert(ignore_permissions=True)
-		frappe.db.commit()
+		ensure_user(TEST_USER, "Jobkit Tester")
 
 	def tearDown(self):
-		frappe.set_user("Administrator")
-		frappe.db.rollback()
-		frappe.db.delete("ToDo", {"description": ("like", "%jobkit-test-%")})
-		frappe.db.delete("ToDo", {"description": ("like", "failure-callback|%")})
-		frappe.db.commit()
+		delete_test_records()
 
 	def recorded(self, marker: str) -> list[dict]:
 		frappe.db.commit()  # see what the worker committed since this transaction began

@@ -12,7 +12,13 @@ from frappe.utils import background_jobs
 
 import jobkit
 from jobkit import api
-from jobkit.tests.utils import JobkitTestCase, enforced_permissions, run_bench_worker
+from jobkit.tests.utils import (
+	JobkitTestCase,
+	delete_test_records,
+	enforced_permissions,
+	ensure_user,
+	run_bench_worker,
+)
 
 QUEUE = "short"
 RACERS = 8
@@ -46,17 +52,10 @@ class TestUnique(JobkitTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
-		if not frappe.db.exists("User", PLAIN_USER):
-			frappe.get_doc(
-				{"doctype": "User", "email": PLAIN_USER, "first_name": "Plain", "send_welcome_email": 0}
-			).insert(ignore_permissions=True)
-		frappe.db.commit()
+		ensure_user(PLAIN_USER, "Plain")
 
 	def tearDown(self):
-		frappe.set_user("Administrator")
-		frappe.db.rollback()
-		frappe.db.delete("ToDo", {"description": ("like", "jobkit-test-%")})
-		frappe.db.commit()
+		delete_test_records()
 
 	def recorded(self, marker: str) -> int:
 		frappe.db.commit()

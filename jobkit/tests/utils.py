@@ -14,7 +14,25 @@ except ImportError:  # Frappe v15
 
 WORKER_TIMEOUT_SECONDS = 300
 
-__all__ = ["JobkitTestCase", "enforced_permissions", "run_bench_worker"]
+__all__ = ["JobkitTestCase", "delete_test_records", "enforced_permissions", "ensure_user", "run_bench_worker"]
+
+
+def ensure_user(email: str, first_name: str) -> None:
+	"""A website user (no desk roles) for the tests, created once and committed."""
+	if not frappe.db.exists("User", email):
+		frappe.get_doc(
+			{"doctype": "User", "email": email, "first_name": first_name, "send_welcome_email": 0}
+		).insert(ignore_permissions=True)
+	frappe.db.commit()
+
+
+def delete_test_records() -> None:
+	"""Undo what the tests' jobs committed (ToDos whose description starts with a test marker)."""
+	frappe.set_user("Administrator")
+	frappe.db.rollback()
+	frappe.db.delete("ToDo", {"description": ("like", "jobkit-test-%")})
+	frappe.db.delete("ToDo", {"description": ("like", "failure-callback|%")})
+	frappe.db.commit()
 
 
 @contextmanager
