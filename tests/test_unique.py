@@ -114,6 +114,15 @@ def test_skip_returns_the_holder(host):
 	assert second.status == "queued"
 
 
+def test_a_duplicate_enqueued_after_commit_points_to_the_holder(host, conn):
+	first = jobkit.enqueue("tests.fixtures.add", job_id="after-commit", a=1, b=1)
+	# The plain host has no transaction: the claim runs at once, and the handle learns the outcome.
+	later = jobkit.enqueue("tests.fixtures.add", job_id="after-commit", enqueue_after_commit=True, a=2, b=2)
+	assert later.duplicate and later.rq_id == first.rq_id
+	assert later.status == "queued"
+	assert Queue("default", connection=conn).count == 1
+
+
 def test_raise_names_the_holder(host, conn):
 	first = jobkit.enqueue("tests.fixtures.add", job_id="raise-me", a=1, b=1)
 	with pytest.raises(jobkit.DuplicateJob, match="already queued") as caught:

@@ -111,8 +111,18 @@ def enqueue(
 		return unique.CLAIMED, rq_id
 
 	if enqueue_after_commit:
-		host.after_commit(push)
-		return JobHandle(job_id, rq_id, queue, method_path, connection, pending=True)
+		handle = JobHandle(job_id, rq_id, queue, method_path, connection, pending=True)
+
+		def push_after_commit() -> None:
+			# The conflict is only known now: point the caller's handle at the holder.
+			outcome, holder = push()
+			if outcome != unique.CLAIMED:
+				unique.remember_held(key)
+				handle.rq_id, handle.duplicate = holder, True
+				handle.replaced = outcome == unique.REPLACED
+
+		host.after_commit(push_after_commit)
+		return handle
 	outcome, holder = push()
 	if outcome == unique.CLAIMED:
 		if claims:

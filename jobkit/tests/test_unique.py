@@ -115,6 +115,19 @@ class TestUnique(JobkitTestCase):
 		self.assertFalse(jobkit.is_enqueued(job_id))
 		self.assertEqual(self.recorded(job_id), 1)
 
+	def test_a_duplicate_enqueued_after_commit_learns_its_holder_at_commit(self):
+		job_id = f"jobkit-test-{uuid4().hex}"
+		first = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, job_id=job_id, marker=job_id)
+		later = jobkit.enqueue(
+			"jobkit.tests.jobs.record", queue=QUEUE, job_id=job_id, enqueue_after_commit=True, marker=job_id
+		)
+		self.assertEqual(later.status, "waiting for commit")
+		frappe.db.commit()
+		self.assertTrue(later.duplicate)
+		self.assertEqual(later.rq_id, first.rq_id)
+		run_bench_worker(QUEUE)
+		self.assertEqual(self.recorded(job_id), 1)
+
 	def test_lock_endpoints_are_for_system_managers_only(self):
 		with enforced_permissions():
 			for user in ("Guest", PLAIN_USER):
