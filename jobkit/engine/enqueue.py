@@ -57,6 +57,16 @@ def enqueue(
 			"only known at commit, when nobody is left to catch the error. Use 'skip' or 'replace'"
 		)
 	job_id = validate_job_id(job_id)
+	connection = host.connection  # once: a host may pay for each look-up (Frappe retries it)
+	claims = policy is not None and policy.lock != unique.WHILE_EXECUTING
+	if policy:
+		key = unique.key_for(host.namespace, job_id, policy.lock)
+	if claims and not now and not enqueue_after_commit and policy.on_conflict != unique.REPLACE:
+		# Checked before the job is built: a call that will not be enqueued costs one small read.
+		held = unique.still_held(connection, key, policy)
+		if held:
+			return _conflict(connection, job_id, policy, queue, method_path, *held, replaced=False)
+
 	rq_id = host.rq_job_id(job_id)
 	if policy:
 		# A fresh RQ id per enqueue: reusing one id across runs lets RQ's finish handling of the
@@ -78,15 +88,7 @@ def enqueue(
 	if job_name is not None:
 		envelope["name"] = str(job_name)
 	if policy:
-		key = unique.key_for(host.namespace, job_id, policy.lock)
 		envelope["unique"] = policy.envelope(key)
-
-	connection = host.connection  # once: a host may pay for each look-up (Frappe retries it)
-	claims = policy is not None and policy.lock != unique.WHILE_EXECUTING
-	if claims and not now and not enqueue_after_commit and policy.on_conflict != unique.REPLACE:
-		held = unique.still_held(connection, key, policy)
-		if held:
-			return _conflict(connection, job_id, policy, queue, method_path, *held, replaced=False)
 
 	if now:
 		result = runner.execute(host, envelope, rq_job=None)
