@@ -223,7 +223,7 @@ def test_until_expired_holds_after_the_job_ends_until_its_ttl(host, conn, redis_
 	run_burst_worker(redis_url)
 	assert first.status == "finished"
 	assert jobkit.enqueue(
-		"tests.fixtures.add", job_id="exp", unique="until_expired", unique_ttl=1, a=1, b=1
+		"tests.fixtures.add", job_id="exp", unique="until_expired", unique_ttl=8, a=1, b=1
 	).duplicate
 	wait_for(lambda: conn.get(unique_key("exp")) is None, "the TTL to pass", 20)
 	assert not jobkit.enqueue("tests.fixtures.add", job_id="exp", unique="until_expired", a=1, b=1).duplicate
