@@ -53,6 +53,8 @@ class FrappeHost:
 		connection = self.connection
 		queue = self._queues.get(name)
 		if queue is None or queue.connection is not connection:
+			if not hasattr(background_jobs, "generate_qname"):  # not in this Frappe: its own path
+				return background_jobs.get_queue(name)
 			from rq import Queue
 
 			background_jobs.validate_queue(name)
@@ -76,12 +78,17 @@ class FrappeHost:
 	def job_options(self) -> dict:
 		from rq import Callback
 
-		return {
-			"result_ttl": frappe.conf.get("rq_results_ttl") or background_jobs.RQ_RESULTS_TTL,
-			"failure_ttl": frappe.conf.get("rq_job_failure_ttl") or background_jobs.RQ_JOB_FAILURE_TTL,
-			# What frappe.enqueue does for every job: keep RQ's failed registry bounded.
-			"on_failure": Callback(background_jobs.truncate_failed_registry),
+		options = {
+			"result_ttl": frappe.conf.get("rq_results_ttl")
+			or getattr(background_jobs, "RQ_RESULTS_TTL", defaults.RESULT_TTL),
+			"failure_ttl": frappe.conf.get("rq_job_failure_ttl")
+			or getattr(background_jobs, "RQ_JOB_FAILURE_TTL", defaults.FAILURE_TTL),
 		}
+		truncate = getattr(background_jobs, "truncate_failed_registry", None)
+		if truncate is not None:
+			# What frappe.enqueue does for every job: keep RQ's failed registry bounded.
+			options["on_failure"] = Callback(truncate)
+		return options
 
 	def current_user(self) -> str | None:
 		session = getattr(frappe.local, "session", None)
