@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 
 from jobkit.engine import context as _context
+from jobkit.engine import delayed as _delayed
 from jobkit.engine import unique as _unique
 from jobkit.engine.context import JobContext, configure, current_job, get_host
 from jobkit.engine.enqueue import enqueue as _enqueue
@@ -48,6 +49,7 @@ __all__ = [
 	"enqueue",
 	"get_host",
 	"is_enqueued",
+	"promote_due",
 ]
 
 
@@ -64,6 +66,8 @@ def enqueue(
 	unique: str | bool | None = None,
 	on_conflict: str | None = None,
 	unique_ttl: int | float | None = None,
+	delay: int | float | None = None,
+	at=None,
 	now: bool = False,
 	job_name: str | None = None,
 	**kwargs,
@@ -74,7 +78,9 @@ def enqueue(
 	``workers`` section of common_site_config.json); ``job_id`` is namespaced by site.
 	With a ``job_id`` the job is unique (``unique="until_executed"`` unless told otherwise; see
 	``jobkit.engine.unique`` for the lock types and ``on_conflict`` strategies), claimed and
-	enqueued in one atomic step; ``unique=False`` turns that off.
+	enqueued in one atomic step; ``unique=False`` turns that off. ``delay`` (seconds) or ``at`` (a
+	datetime; naive means the site's time zone under Frappe) makes the job wait until it is due
+	(see ``promote_due``).
 	``enqueue_after_commit`` waits for the caller's transaction to commit. ``on_success(job,
 	connection, result)`` and ``on_failure(job, connection, type, value, traceback)`` run in the
 	worker, inside the job's context. ``now=True`` runs the job here and now, through the same
@@ -90,6 +96,8 @@ def enqueue(
 		unique_lock=unique,
 		on_conflict=on_conflict,
 		unique_ttl=unique_ttl,
+		delay=delay,
+		at=at,
 		at_front=at_front,
 		enqueue_after_commit=enqueue_after_commit,
 		on_success=on_success,
@@ -104,6 +112,12 @@ def is_enqueued(job_id: str) -> bool:
 	"""Whether a job enqueued with this ``job_id`` is waiting in a queue or running."""
 	host = get_host()
 	return _unique.is_enqueued(host.connection, host.namespace, job_id, host.rq_job_id(job_id))
+
+
+def promote_due() -> int:
+	"""Move due delayed jobs onto their queues (safe to run from many processes at once)."""
+	host = get_host()
+	return _delayed.promote_due(host.connection, [host.rq_queue(name) for name in host.queue_timeouts()])
 
 
 def _frappe_site_host():

@@ -44,6 +44,15 @@ class FrappeHost:
 	def lease_seconds(self) -> float:
 		return float(frappe.conf.get("jobkit_lease_seconds") or defaults.LEASE_SECONDS)
 
+	@property
+	def naive_timezone(self):
+		# Frappe's datetimes (now_datetime, add_to_date) are naive, in the system time zone.
+		from zoneinfo import ZoneInfo
+
+		from frappe.utils import get_system_timezone
+
+		return ZoneInfo(get_system_timezone())
+
 	def queue_timeouts(self) -> dict[str, int]:
 		return background_jobs.get_queues_timeout()
 

@@ -18,6 +18,7 @@ class RedisServer:
 	port: int
 	process: subprocess.Popen
 	directory: Path
+	args: tuple = ()
 
 	@property
 	def url(self) -> str:
@@ -25,6 +26,11 @@ class RedisServer:
 
 	def client(self) -> redis.Redis:
 		return redis.Redis(host="127.0.0.1", port=self.port, db=0)
+
+	def restart(self) -> "RedisServer":
+		"""Stop the server (SIGTERM, as an init system does) and start it again on its port."""
+		self.stop()
+		return start_redis(self.directory, *self.args, port=self.port)
 
 	def stop(self) -> None:
 		if self.process.poll() is None:
@@ -42,7 +48,8 @@ def free_port() -> int:
 		return sock.getsockname()[1]
 
 
-def start_redis(directory: Path, *extra_args: str) -> RedisServer:
+def start_redis(directory: Path, *extra_args: str, port: int | None = None) -> RedisServer:
+	"""Start redis-server in ``directory``; on ``port`` if given (a restart), else a free one."""
 	executable = shutil.which("redis-server")
 	if executable is None:
 		raise RuntimeError(
@@ -51,8 +58,9 @@ def start_redis(directory: Path, *extra_args: str) -> RedisServer:
 		)
 	last_error = ""
 	# The port is free when chosen but another process may take it before redis binds it.
+	fixed_port = port
 	for _ in range(START_ATTEMPTS):
-		port = free_port()
+		port = fixed_port or free_port()
 		log = directory / f"redis-{port}.log"
 		process = subprocess.Popen(
 			[
@@ -68,7 +76,7 @@ def start_redis(directory: Path, *extra_args: str) -> RedisServer:
 			stdout=subprocess.DEVNULL,
 			stderr=subprocess.STDOUT,
 		)  # fmt: skip
-		server = RedisServer(port, process, directory)
+		server = RedisServer(port, process, directory, extra_args)
 		deadline = time.monotonic() + START_WAIT_SECONDS
 		while time.monotonic() < deadline and process.poll() is None:
 			try:

@@ -1,10 +1,11 @@
 """``enqueue``: validate everything first, then write one RQ job; nothing half-enqueued."""
 
+import dataclasses
 import time
 from collections.abc import Callable
 from uuid import uuid4
 
-from jobkit.engine import defaults, methods, payload, runner, unique
+from jobkit.engine import defaults, delayed, methods, payload, runner, unique
 from jobkit.engine.errors import DuplicateJob, InvalidArgument, InvalidTimeout, UnknownQueue
 from jobkit.engine.handle import JobHandle
 from jobkit.engine.host import Host
@@ -31,6 +32,8 @@ def enqueue(
 	unique_lock: str | bool | None = None,
 	on_conflict: str | None = None,
 	unique_ttl: int | float | None = None,
+	delay: int | float | None = None,
+	at=None,
 	at_front: bool = False,
 	enqueue_after_commit: bool = False,
 	on_success: str | Callable | None = None,
@@ -50,7 +53,13 @@ def enqueue(
 		if callback is not None
 	}
 	timeout = resolve_timeout(host, queue, timeout)
+	due = delayed.due_timestamp(delay, at, host.naive_timezone)
+	if due is not None and now:
+		raise InvalidArgument("now=True runs the job at once: drop delay= / at=, or now=True")
 	policy = unique.policy(job_id, unique_lock, on_conflict, unique_ttl, timeout, host.lease_seconds)
+	if policy and due is not None and unique_ttl is None:
+		# The key must outlive the wait until the job is due, not just its run.
+		policy = dataclasses.replace(policy, ttl=policy.ttl + int(-(-(due - time.time()) // 1)))
 	if policy and policy.on_conflict == unique.RAISE and enqueue_after_commit:
 		raise InvalidArgument(
 			"on_conflict='raise' cannot be combined with enqueue_after_commit=True: the conflict is "
@@ -102,14 +111,18 @@ def enqueue(
 		timeout=timeout,
 		job_id=rq_id,
 		description=job_name or method_path,
+		status="queued" if due is None else "scheduled",
 		**host.job_options(),
 	)
 	payload.serialise(job, kwargs, host.max_payload_bytes, method_path)
 
 	def push() -> tuple[int, str]:
 		if claims:
-			return unique.claim_and_enqueue(connection, rq_queue, job, key, policy, bool(at_front))
-		rq_queue.enqueue_job(job, at_front=bool(at_front))
+			return unique.claim_and_enqueue(connection, rq_queue, job, key, policy, bool(at_front), due)
+		if due is not None:
+			rq_queue.schedule_job(job, delayed.as_utc(due))
+		else:
+			rq_queue.enqueue_job(job, at_front=bool(at_front))
 		return unique.CLAIMED, rq_id
 
 	if enqueue_after_commit:

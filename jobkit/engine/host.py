@@ -42,6 +42,10 @@ class Host(Protocol):
 	def lease_seconds(self) -> float:
 		"""TTL of a key held by a running job, renewed while its process lives."""
 
+	@property
+	def naive_timezone(self):
+		"""The tzinfo a naive ``at=`` datetime is read in (None: this machine's local time)."""
+
 	def queue_timeouts(self) -> dict[str, int]:
 		"""Queues the host's workers listen to, with each queue's default job timeout."""
 
@@ -135,6 +139,10 @@ class RQHost:
 	@property
 	def lease_seconds(self) -> float:
 		return self._lease_seconds
+
+	@property
+	def naive_timezone(self):
+		return None
 
 	def queue_timeouts(self) -> dict[str, int]:
 		return dict(self._queues)

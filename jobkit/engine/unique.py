@@ -104,21 +104,30 @@ def rq_id_with_token(base_rq_id: str, token: str) -> str:
 
 
 def claim_and_enqueue(
-	connection, rq_queue, job, key: str, policy: UniquePolicy, at_front: bool
+	connection, rq_queue, job, key: str, policy: UniquePolicy, at_front: bool, due: float | None = None
 ) -> tuple[int, str]:
-	"""Write ``job`` and claim ``key`` for it in one script call; return (outcome, holder's RQ id)."""
-	# What RQ's Queue._enqueue_job sets before it saves a job; the hash is what Job.save writes.
+	"""Write ``job`` and claim ``key`` for it in one script call; return (outcome, holder's RQ id).
+
+	With ``due`` (Unix time) the job waits in RQ's scheduled registry until promoted.
+	"""
+	from rq.registry import ScheduledJobRegistry
+
+	# What RQ sets before it saves a job (Queue._enqueue_job, or create_job for a scheduled one).
 	job.origin = rq_queue.name
 	job.enqueued_at = _rq_now()
-	job._status = "queued"
+	job._status = "queued" if due is None else "scheduled"
 	fields = [item for pair in job.to_dict().items() for item in pair]
+	if due is None:
+		waits_in, placement = rq_queue.key, "front" if at_front else "back"
+	else:
+		waits_in, placement = ScheduledJobRegistry(queue=rq_queue).key, repr(due)
 	outcome, holder = CLAIM(
 		connection,
-		keys=[key, job.key, rq_queue.key, rq_queue.redis_queues_keys],
+		keys=[key, job.key, waits_in, rq_queue.redis_queues_keys, rq_queue.key],
 		args=[
 			job.id,
 			policy.ttl * 1000,
-			"1" if at_front else "0",
+			placement,
 			"0" if policy.lock == UNTIL_EXPIRED else "1",
 			job.redis_job_namespace_prefix,
 			REPLACE if policy.on_conflict == REPLACE else "claim",

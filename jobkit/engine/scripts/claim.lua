@@ -6,11 +6,13 @@
 --
 -- KEYS[1]  the unique key (value: the holder's RQ job id)
 -- KEYS[2]  the new job's hash, rq:job:<id>
--- KEYS[3]  the queue list, rq:queue:<name>
+-- KEYS[3]  where the job waits: the queue list rq:queue:<name>, or for a delayed job RQ's
+--          scheduled registry rq:scheduled:<name> (a sorted set scored by due time)
 -- KEYS[4]  the set of queues, rq:queues
+-- KEYS[5]  the queue list (added to KEYS[4], as RQ does)
 -- ARGV[1]  the new job's RQ id (the owner token)
 -- ARGV[2]  the key's TTL in milliseconds
--- ARGV[3]  "1" to push at the front of the queue
+-- ARGV[3]  "back" or "front" of the queue list, or the due time (Unix seconds) of a delayed job
 -- ARGV[4]  "1" when a held key may be healed: its holder's hash is gone, or the holder ended
 -- ARGV[5]  the RQ job hash prefix ("rq:job:"); the holder's hash is read through it, which a
 --          Redis Cluster would refuse (Frappe and RQ use a single Redis server)
@@ -31,7 +33,14 @@ if holder and ARGV[4] == '1' then
 end
 
 if holder then
-	if ARGV[6] == 'replace' and redis.call('LPOS', KEYS[3], holder) then
+	local scheduled = ARGV[3] ~= 'back' and ARGV[3] ~= 'front'
+	local waiting
+	if scheduled then
+		waiting = redis.call('ZSCORE', KEYS[3], holder)
+	else
+		waiting = redis.call('LPOS', KEYS[3], holder)
+	end
+	if ARGV[6] == 'replace' and waiting then
 		local holder_key = ARGV[5] .. holder
 		for i = 7, #ARGV - 1, 2 do
 			if ARGV[i] == 'data' or ARGV[i] == 'description' then
@@ -46,10 +55,12 @@ end
 
 redis.call('HSET', KEYS[2], unpack(ARGV, 7))
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('SADD', KEYS[4], KEYS[3])
-if ARGV[3] == '1' then
+redis.call('SADD', KEYS[4], KEYS[5])
+if ARGV[3] == 'front' then
 	redis.call('LPUSH', KEYS[3], ARGV[1])
-else
+elseif ARGV[3] == 'back' then
 	redis.call('RPUSH', KEYS[3], ARGV[1])
+else
+	redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 end
 return {1, ARGV[1]}

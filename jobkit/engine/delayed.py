@@ -1,0 +1,73 @@
+"""Delayed jobs: when a job is due, and moving due jobs onto their queues.
+
+A delayed job waits in RQ's own scheduled registry (``rq:scheduled:<queue>``, scored by its due
+time, status "scheduled"), so RQ's tools and Frappe's RQ Job list see it. Frappe's workers do not
+run RQ's scheduler, so jobkit promotes due jobs itself (``promote_due``): from a per-minute hook,
+and with about a second's precision from the optional long-running promoter process. The move
+is one Lua step per batch, so promoters on many hosts never push a job twice. The registry is
+plain Redis data: with persistence on, delayed jobs outlive worker and Redis restarts.
+"""
+
+import time
+from datetime import datetime, timezone
+
+from jobkit.engine.errors import InvalidArgument
+from jobkit.engine.scripts import PROMOTE
+
+# Most jobs one script call moves; the loop in promote_due goes on until none is due.
+PROMOTE_BATCH = 500
+
+try:  # rq 1.x stamps naive UTC, rq 2.x aware UTC; write what this RQ writes.
+	from rq.utils import utcnow as _rq_now
+except ImportError:
+	from rq.utils import now as _rq_now
+
+
+def due_timestamp(delay: object, at: object, naive_timezone=None) -> float | None:
+	"""Unix time at which a job is due, or None to enqueue it now.
+
+	``at`` may be naive: it is then read in ``naive_timezone`` (Frappe: the system time zone),
+	else in this machine's local time, as RQ does.
+	"""
+	if delay is not None and at is not None:
+		raise InvalidArgument("give delay= (seconds from now) or at= (a datetime), not both")
+	if delay is not None:
+		if isinstance(delay, bool) or not isinstance(delay, int | float) or delay != delay or delay < 0:
+			raise InvalidArgument(f"delay must be a number of seconds, 0 or more, not {delay!r}")
+		return time.time() + delay if delay > 0 else None
+	if at is not None:
+		if not isinstance(at, datetime):
+			raise InvalidArgument(f"at must be a datetime, not {type(at).__name__} ({at!r})")
+		if at.tzinfo is None:
+			at = at.replace(tzinfo=naive_timezone) if naive_timezone else at.astimezone()
+		return at.timestamp()
+	return None
+
+
+def promote_due(connection, rq_queues, now: float | None = None) -> int:
+	"""Push every due delayed job of ``rq_queues`` onto its queue; return how many moved."""
+	from rq.registry import ScheduledJobRegistry
+	from rq.utils import utcformat
+
+	moved = 0
+	for rq_queue in rq_queues:
+		registry_key = ScheduledJobRegistry(queue=rq_queue).key
+		while True:
+			taken, pushed = PROMOTE(
+				connection,
+				keys=[registry_key, rq_queue.key, rq_queue.redis_queues_keys],
+				args=[
+					now if now is not None else time.time(),
+					PROMOTE_BATCH,
+					"rq:job:",
+					utcformat(_rq_now()),
+				],
+			)
+			moved += pushed
+			if taken < PROMOTE_BATCH:
+				break
+	return moved
+
+
+def as_utc(timestamp: float) -> datetime:
+	return datetime.fromtimestamp(timestamp, tz=timezone.utc)

@@ -1,0 +1,130 @@
+"""Delayed jobs: they wait in RQ's scheduled registry and jobkit promotes them when due."""
+
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from uuid import uuid4
+
+import pytest
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
+
+import jobkit
+from jobkit.engine import keys
+from tests.conftest import NAMESPACE, read_log
+from tests.redis_server import start_redis
+from tests.workers import REPO, run_burst_worker, wait_for, worker_env
+
+
+def scheduled(conn, queue="default") -> dict:
+	registry = ScheduledJobRegistry(queue=Queue(queue, connection=conn))
+	return {member.decode(): score for member, score in conn.zrange(registry.key, 0, -1, withscores=True)}
+
+
+def test_a_delayed_job_waits_then_runs_once_promoted(host, conn, redis_url):
+	handle = jobkit.enqueue("tests.fixtures.record", delay=1, key="out", value="late")
+	assert handle.status == "scheduled"
+	assert Queue("default", connection=conn).count == 0
+	assert handle.rq_id in scheduled(conn)
+	assert jobkit.promote_due() == 0  # not due yet
+
+	wait_for(lambda: jobkit.promote_due() == 1, "the job to fall due", timeout=10)
+	assert handle.status == "queued"
+	assert scheduled(conn) == {}
+	run_burst_worker(redis_url)
+	assert read_log(conn, "out") == ["late"]
+
+
+def test_at_takes_an_aware_or_a_local_naive_datetime(host, conn):
+	aware = jobkit.enqueue("tests.fixtures.add", at=datetime.now(timezone.utc) + timedelta(hours=1), a=1, b=1)
+	naive = jobkit.enqueue("tests.fixtures.add", at=datetime.now() + timedelta(hours=2), a=1, b=1)
+	due = scheduled(conn)
+	assert abs(due[aware.rq_id] - (time.time() + 3600)) < 5
+	assert abs(due[naive.rq_id] - (time.time() + 7200)) < 5
+
+
+def test_a_past_due_time_is_promoted_at_the_next_pass(host, conn):
+	handle = jobkit.enqueue(
+		"tests.fixtures.add", at=datetime.now(timezone.utc) - timedelta(minutes=5), a=1, b=1
+	)
+	assert jobkit.promote_due() == 1
+	assert Queue("default", connection=conn).job_ids == [handle.rq_id]
+
+
+@pytest.mark.parametrize(
+	("options", "message"),
+	[
+		({"delay": -1}, "0 or more"),
+		({"delay": "10"}, "number of seconds"),
+		({"delay": 5, "at": datetime.now(timezone.utc)}, "not both"),
+		({"at": "2026-12-01 10:00"}, "must be a datetime"),
+		({"delay": 5, "now": True}, "now=True runs the job at once"),
+	],
+)
+def test_bad_delays_enqueue_nothing(host, conn, options, message):
+	with pytest.raises(jobkit.InvalidArgument, match=message):
+		jobkit.enqueue("tests.fixtures.add", a=1, b=1, **options)
+	assert conn.keys("*") == []
+
+
+def test_a_unique_delayed_job_holds_its_id_while_it_waits(host, conn):
+	first = jobkit.enqueue(
+		"tests.fixtures.record_kwargs", job_id="later", delay=600, on_conflict="replace", v=1
+	)
+	assert first.status == "scheduled"
+	assert jobkit.is_enqueued("later")
+	# The key outlives the wait: timeout + queue-wait allowance + the delay.
+	assert conn.pttl(keys.unique(NAMESPACE, "later")) / 1000 > 600 + 300 + 3600 - 5
+	again = jobkit.enqueue(
+		"tests.fixtures.record_kwargs", job_id="later", delay=600, on_conflict="replace", v=2
+	)
+	assert again.duplicate and again.replaced and again.rq_id == first.rq_id
+	assert list(scheduled(conn)) == [first.rq_id]
+	assert Queue("default", connection=conn).count == 0
+
+
+def test_concurrent_promoters_push_each_due_job_once(host, conn):
+	past = datetime.now(timezone.utc) - timedelta(seconds=1)
+	handles = [jobkit.enqueue("tests.fixtures.add", at=past, a=i, b=0) for i in range(300)]
+	barrier = f"barrier:{uuid4().hex}"
+	command = [sys.executable, "-m", "tests.promote_race", "--url", _url(conn), "--barrier", barrier]
+	promoters = [
+		subprocess.Popen(
+			command, cwd=REPO, env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+		)
+		for _ in range(2)
+	]
+	wait_for(lambda: int(conn.get(f"{barrier}:ready") or 0) == 2, "the promoters to be ready")
+	conn.rpush(barrier, "go", "go")
+	moved = []
+	for promoter in promoters:
+		out, err = promoter.communicate(timeout=60)
+		assert promoter.returncode == 0, err
+		moved.append(json.loads(out)["moved"])
+
+	queued = Queue("default", connection=conn).job_ids
+	assert sum(moved) == 300
+	assert sorted(queued) == sorted(handle.rq_id for handle in handles)
+	assert len(set(queued)) == len(queued) == 300
+
+
+def test_delayed_jobs_survive_a_redis_restart_with_appendonly(no_host, tmp_path):
+	server = start_redis(tmp_path, "--appendonly", "yes", "--appendfsync", "always")
+	try:
+		jobkit.configure(redis_url=server.url, namespace=NAMESPACE)
+		handle = jobkit.enqueue("tests.fixtures.record", delay=2, key="out", value="after restart")
+		server = server.restart()
+		conn = server.client()
+		assert handle.rq_id in scheduled(conn)
+		wait_for(lambda: jobkit.promote_due() == 1, "the job to fall due after the restart", timeout=15)
+		run_burst_worker(server.url)
+		assert read_log(conn, "out") == ["after restart"]
+	finally:
+		server.stop()
+
+
+def _url(conn) -> str:
+	kwargs = conn.connection_pool.connection_kwargs
+	return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
