@@ -7,3 +7,11 @@ app_description = (
 )
 app_email = "jobkit@example.com"
 app_license = "MIT"
+
+scheduler_events = {
+	"cron": {
+		# Frappe's `all` event fires every 60-240 s; a cron entry runs each minute. Light: one Lua
+		# call per queue, whatever the number of waiting jobs.
+		"* * * * *": ["jobkit.tasks.promote.promote_due"],
+	},
+}

@@ -1,0 +1,1 @@
+"""Targets of jobkit's own scheduler_events (see hooks.py)."""
