@@ -116,12 +116,21 @@ def main() -> int:
 		check(not enqueue_sync().duplicate, "once the job has run, its id is free again (until_executed)")
 		run_burst_worker(args.redis_url, "reports")
 
-		heading("6. now=True runs the job here, through the same wrapper")
+		heading("6. delayed jobs wait in RQ's scheduled registry until jobkit promotes them")
+		later = jobkit.enqueue("demo.jobs.email_report", queue="short", delay=1, day="tomorrow")
+		print(
+			f"   enqueued with delay=1: status={later.status}; promote_due() now moves {jobkit.promote_due()}"
+		)
+		check(later.status == "scheduled", "a delayed job waits as 'scheduled', not in the queue")
+		check(wait_for(lambda: jobkit.promote_due() == 1), "once due, promote_due() moves it onto its queue")
+		check(wait_for(lambda: later.status == "finished"), "and a worker runs it")
+
+		heading("7. now=True runs the job here, through the same wrapper")
 		inline = jobkit.enqueue("demo.jobs.resize_images", now=True, count=2)
 		print(f"   status={inline.status} result={inline.result!r}")
 		check(inline.result == "resized 2 images", "inline run returned the result")
 
-		heading("7. bad input: a clear error, and nothing is enqueued")
+		heading("8. bad input: a clear error, and nothing is enqueued")
 		before = job_count(connection)
 		bad_calls = [
 			("unknown queue", lambda: jobkit.enqueue("demo.jobs.resize_images", queue="urgent", count=1)),
@@ -138,6 +147,7 @@ def main() -> int:
 				"bad lock type",
 				lambda: jobkit.enqueue("demo.jobs.resize_images", job_id="x", unique="forever", count=1),
 			),
+			("negative delay", lambda: jobkit.enqueue("demo.jobs.resize_images", delay=-5, count=1)),
 		]
 		for label, call in bad_calls:
 			try:
@@ -148,7 +158,7 @@ def main() -> int:
 				check(False, f"{label} was accepted")
 		check(job_count(connection) == before, "no job was written by the rejected calls")
 	finally:
-		heading("8. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
+		heading("9. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
 		codes = [stop_worker(worker) for worker in workers]
 		check(all(code == 0 for code in codes), f"workers exited cleanly (exit codes {codes})")
 
