@@ -50,4 +50,30 @@ def unlock(context, job_id: str, force: bool = False):
 		frappe.destroy()
 
 
-commands = [jobkit_commands]
+@click.command("jobkit-scheduler")
+@click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between passes.")
+@click.option("--once", is_flag=True, help="Make one pass and exit.")
+def jobkit_scheduler(interval: float = 1.0, once: bool = False):
+	"""Move due delayed jobs onto the bench's queues about once a second (Procfile: `jobkit: bench jobkit-scheduler`)."""
+	import frappe
+	from frappe.utils.background_jobs import get_queue_list, get_redis_conn
+	from rq import Queue
+
+	from jobkit.engine import delayed, promoter
+
+	if not interval > 0:
+		raise click.BadParameter("must be more than 0 seconds", param_hint="--interval")
+	# The queues are the bench's, not a site's: read them the way `bench worker` does.
+	with frappe.init_site():
+		connection = get_redis_conn()
+		queues = [Queue(name, connection=connection) for name in get_queue_list(build_queue_name=True)]
+	if once:
+		click.echo(f"{delayed.promote_due(connection, queues)} due job(s) queued")
+		return
+	click.echo(
+		f"jobkit scheduler: promoting due jobs on {', '.join(q.name for q in queues)} every {interval:g}s"
+	)
+	promoter.run(connection, lambda: queues, interval, promoter.stop_on_signals())
+
+
+commands = [jobkit_commands, jobkit_scheduler]

@@ -128,3 +128,22 @@ def test_delayed_jobs_survive_a_redis_restart_with_appendonly(no_host, tmp_path)
 def _url(conn) -> str:
 	kwargs = conn.connection_pool.connection_kwargs
 	return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
+
+
+def test_the_promoter_process_queues_due_jobs_and_stops_on_sigterm(host, conn, redis_url):
+	promoter = subprocess.Popen(
+		[sys.executable, "-m", "jobkit.engine.promoter", "--url", redis_url, "--interval", "0.2"],
+		cwd=REPO,
+		env=worker_env(),
+		stdout=subprocess.DEVNULL,
+		stderr=subprocess.PIPE,
+		text=True,
+	)
+	try:
+		handle = jobkit.enqueue("tests.fixtures.add", queue="long", delay=1, a=1, b=1)
+		wait_for(lambda: handle.status == "queued", "the promoter to queue the due job", timeout=15)
+		assert Queue("long", connection=conn).job_ids == [handle.rq_id]
+	finally:
+		promoter.terminate()
+		_, err = promoter.communicate(timeout=30)
+	assert promoter.returncode == 0, err

@@ -18,6 +18,7 @@ from jobkit.engine import defaults, keys
 from jobkit.engine.errors import InvalidArgument, NotConfigured
 
 RUNNER_PATH = "jobkit.engine.runner.run"
+DEFAULT_QUEUE_NAMES = tuple(defaults.DEFAULT_QUEUE_TIMEOUTS)
 
 logger = logging.getLogger("jobkit")
 

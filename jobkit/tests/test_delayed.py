@@ -57,3 +57,23 @@ class TestDelayed(JobkitTestCase):
 		self.assertAlmostEqual(due, time.time() + timedelta(hours=2).total_seconds(), delta=5)
 		registry.remove(handle.rq_id)
 		handle.fetch().delete()
+
+	def test_bench_jobkit_scheduler_once(self):
+		import os
+		import subprocess
+		import sys
+
+		handle = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, delay=1, marker="jobkit-test-cli")
+		time.sleep(1.5)
+		result = subprocess.run(
+			[sys.executable, "-m", "frappe.utils.bench_helper", "frappe", "jobkit-scheduler", "--once"],
+			cwd=os.path.join(frappe.utils.get_bench_path(), "sites"),
+			capture_output=True,
+			text=True,
+			timeout=120,
+		)
+		self.assertEqual(result.returncode, 0, result.stderr)
+		self.assertIn("due job(s) queued", result.stdout)
+		self.assertEqual(handle.status, "queued")
+		run_bench_worker(QUEUE)
+		self.assertEqual(handle.status, "finished")

@@ -1,0 +1,66 @@
+"""The long-running promoter: moves due delayed jobs onto their queues about once a second.
+
+    python -m jobkit.engine.promoter --url redis://127.0.0.1:6379/0 [--queues default,short,long]
+
+Optional: without it, due jobs wait for the next ``promote_due()`` call (under Frappe, jobkit's
+per-minute scheduler entry). Run one per host if you like; promotion is atomic, so any number of
+promoters never push a job twice. SIGTERM or SIGINT stops it after the current pass.
+"""
+
+import argparse
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+from jobkit.engine.delayed import promote_due
+from jobkit.engine.host import DEFAULT_QUEUE_NAMES
+
+DEFAULT_INTERVAL = 1.0
+
+logger = logging.getLogger("jobkit")
+
+
+def run(connection, rq_queues: Callable[[], list], interval: float = DEFAULT_INTERVAL, stop=None) -> None:
+	"""Promote due jobs every ``interval`` seconds until ``stop`` (a threading.Event) is set."""
+	stop = stop or threading.Event()
+	while not stop.is_set():
+		try:
+			moved = promote_due(connection, rq_queues())
+			if moved:
+				logger.info("jobkit promoter: %s due job(s) queued", moved)
+		except Exception:
+			# A Redis restart or a network blip must not end the promoter; the next pass retries.
+			logger.exception("jobkit promoter: pass failed")
+		stop.wait(interval)
+
+
+def stop_on_signals() -> threading.Event:
+	stop = threading.Event()
+	for signum in (signal.SIGTERM, signal.SIGINT):
+		signal.signal(signum, lambda *_: stop.set())
+	return stop
+
+
+def main() -> None:
+	import redis
+	from rq import Queue
+
+	parser = argparse.ArgumentParser(
+		description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+	)
+	parser.add_argument("--url", required=True, help="Redis URL of the queues")
+	parser.add_argument("--queues", default=",".join(DEFAULT_QUEUE_NAMES), help="comma-separated queue names")
+	parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL, help="seconds between passes")
+	args = parser.parse_args()
+	if not args.interval > 0:
+		parser.error("--interval must be more than 0 seconds")
+	logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+	connection = redis.Redis.from_url(args.url)
+	queues = [Queue(name.strip(), connection=connection) for name in args.queues.split(",") if name.strip()]
+	logger.info("jobkit promoter: watching %s every %ss", ", ".join(q.name for q in queues), args.interval)
+	run(connection, lambda: queues, args.interval, stop_on_signals())
+
+
+if __name__ == "__main__":
+	main()
