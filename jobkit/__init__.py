@@ -21,11 +21,13 @@ from jobkit.engine.errors import (
 	JobkitError,
 	NotConfigured,
 	PayloadTooLarge,
+	RetryLater,
 	UnknownQueue,
 	UnserializableArguments,
 )
 from jobkit.engine.handle import JobHandle
 from jobkit.engine.host import Host, RQHost
+from jobkit.engine.retry import Retry
 
 __version__ = "0.1.0"
 
@@ -41,6 +43,8 @@ __all__ = [
 	"NotConfigured",
 	"PayloadTooLarge",
 	"RQHost",
+	"Retry",
+	"RetryLater",
 	"UnknownQueue",
 	"UnserializableArguments",
 	"__version__",
@@ -68,6 +72,7 @@ def enqueue(
 	unique_ttl: int | float | None = None,
 	delay: int | float | None = None,
 	at=None,
+	retry=None,
 	now: bool = False,
 	job_name: str | None = None,
 	**kwargs,
@@ -98,6 +103,7 @@ def enqueue(
 		unique_ttl=unique_ttl,
 		delay=delay,
 		at=at,
+		retry=retry,
 		at_front=at_front,
 		enqueue_after_commit=enqueue_after_commit,
 		on_success=on_success,

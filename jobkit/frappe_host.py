@@ -103,6 +103,16 @@ class FrappeHost:
 		session = getattr(frappe.local, "session", None)
 		return getattr(session, "user", None)
 
+	def is_transient(self, exc: BaseException) -> bool:
+		# What Frappe's own execute_job retries: deadlocks, lock-wait timeouts, and the explicit ask.
+		if isinstance(exc, getattr(frappe, "RetryBackgroundJobError", ())):
+			return True
+		db = getattr(frappe.local, "db", None)
+		try:
+			return bool(db and (db.is_deadlocked(exc) or db.is_timedout(exc)))
+		except (IndexError, AttributeError):  # they read exc.args[0], which not every error has
+			return False
+
 	def after_commit(self, fn: Callable[[], Any]) -> None:
 		frappe.db.after_commit.add(fn)
 

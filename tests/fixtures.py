@@ -100,3 +100,18 @@ def record_pid_and_wait(key: str, record_to: str) -> None:
 
 def record_kwargs(**kwargs) -> None:
 	_log("kwargs", kwargs)
+
+
+def flaky(key: str, failures: int, error: str = "connection") -> str:
+	"""Fail the first ``failures`` runs (counted in Redis under ``key``), then succeed."""
+	connection = jobkit.get_host().connection
+	job = jobkit.current_job()
+	run = connection.incr(key)
+	_log(f"{key}:runs", {"attempt": job.attempt, "rq_id": job.rq_id})
+	if run <= failures:
+		if error == "connection":
+			raise ConnectionError(f"database gone (run {run})")
+		if error == "retry_later":
+			raise jobkit.RetryLater(f"not yet (run {run})", delay=0.3)
+		raise ValueError(f"bad data (run {run})")
+	return f"succeeded on run {run}"

@@ -9,6 +9,7 @@ from jobkit.engine import defaults, delayed, methods, payload, runner, unique
 from jobkit.engine.errors import DuplicateJob, InvalidArgument, InvalidTimeout, UnknownQueue
 from jobkit.engine.handle import JobHandle
 from jobkit.engine.host import Host
+from jobkit.engine.retry import Retry
 
 # frappe.enqueue arguments that jobkit.enqueue does not take. Passed to jobkit they would
 # otherwise be handed silently to the job as keyword arguments.
@@ -34,6 +35,7 @@ def enqueue(
 	unique_ttl: int | float | None = None,
 	delay: int | float | None = None,
 	at=None,
+	retry=None,
 	at_front: bool = False,
 	enqueue_after_commit: bool = False,
 	on_success: str | Callable | None = None,
@@ -53,6 +55,7 @@ def enqueue(
 		if callback is not None
 	}
 	timeout = resolve_timeout(host, queue, timeout)
+	retry_policy = Retry.coerce(retry)
 	due = delayed.due_timestamp(delay, at, host.naive_timezone)
 	if due is not None and now:
 		raise InvalidArgument("now=True runs the job at once: drop delay= / at=, or now=True")
@@ -98,6 +101,8 @@ def enqueue(
 		envelope["name"] = str(job_name)
 	if policy:
 		envelope["unique"] = policy.envelope(key)
+	if retry_policy:
+		envelope["retry"] = retry_policy.to_envelope()
 
 	if now:
 		result = runner.execute(host, envelope, rq_job=None)

@@ -44,3 +44,15 @@ class DuplicateJob(JobkitError):
 		super().__init__(message)
 		self.job_id = job_id
 		self.holder = holder
+
+
+class RetryLater(JobkitError):
+	"""Raised by a job to ask for another attempt, after ``delay`` seconds (else its policy's backoff).
+
+	It counts as a failed attempt: once the retry policy's ``max_attempts`` is reached, the job
+	fails for good. Without a retry policy, the default ``Retry()`` applies.
+	"""
+
+	def __init__(self, message: str = "the job asked to be retried", delay: float | None = None):
+		super().__init__(message)
+		self.delay = delay

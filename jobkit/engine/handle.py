@@ -4,6 +4,9 @@ from typing import Any
 
 # Statuses of a handle whose job is not an RQ job in Redis.
 WAITING_FOR_COMMIT = "waiting for commit"
+# A retried attempt's RQ job names the next attempt; a handle follows at most this many.
+MAX_ATTEMPTS_FOLLOWED = 100
+RETRIED_AS = "jobkit_retried_as"
 
 
 class JobHandle:
@@ -59,16 +62,22 @@ class JobHandle:
 		return f"<JobHandle {self.id!r} {self.method} on {self.queue!r}{duplicate}>"
 
 	def fetch(self):
-		"""The RQ job, or None if Redis does not hold it (yet, or any more)."""
+		"""The RQ job of the latest attempt, or None if Redis does not hold it (yet, or any more)."""
 		if self._status is not None:
 			return None
 		from rq.exceptions import NoSuchJobError
 		from rq.job import Job
 
-		try:
-			return Job.fetch(self.rq_id, connection=self._connection)
-		except NoSuchJobError:
-			return None
+		rq_id, job = self.rq_id, None
+		for _ in range(MAX_ATTEMPTS_FOLLOWED):
+			try:
+				job = Job.fetch(rq_id, connection=self._connection)
+			except NoSuchJobError:
+				return job
+			rq_id = job.meta.get(RETRIED_AS)
+			if not rq_id:
+				return job
+		return job
 
 	@property
 	def status(self) -> str | None:

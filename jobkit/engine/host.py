@@ -64,6 +64,9 @@ class Host(Protocol):
 
 	def current_user(self) -> str | None: ...
 
+	def is_transient(self, exc: BaseException) -> bool:
+		"""Whether the host knows ``exc`` as worth retrying (e.g. a database deadlock)."""
+
 	def after_commit(self, fn: Callable[[], Any]) -> None:
 		"""Run ``fn`` once the caller's transaction commits (at once where there is none)."""
 
@@ -167,6 +170,9 @@ class RQHost:
 
 	def current_user(self) -> str | None:
 		return None
+
+	def is_transient(self, exc: BaseException) -> bool:
+		return False
 
 	def after_commit(self, fn: Callable[[], Any]) -> None:
 		fn()

@@ -9,7 +9,7 @@ a bench: with the site connected and the job's user set, which RQ's own callback
 import sys
 from typing import Any
 
-from jobkit.engine import context, defaults, methods, unique
+from jobkit.engine import context, defaults, methods, retries, unique
 from jobkit.engine.errors import JobkitError
 from jobkit.engine.host import Host, RQHost
 
@@ -70,8 +70,13 @@ def execute(host: Host, envelope: dict, *, rq_job) -> Any:
 		with unique.held_while_running(host.connection, envelope.get("unique"), job.rq_id):
 			try:
 				result = method(**envelope["kwargs"])
-			except Exception:
+			except Exception as exc:
 				host.rollback()
+				delay = retries.next_delay(host, envelope, exc) if rq_job is not None else None
+				if delay is not None:
+					# Not a failure yet: RQ sees this attempt end, and the next one is scheduled.
+					retries.schedule_next_attempt(host, envelope, rq_job, delay, exc)
+					return None
 				_run_failure_callback(host, envelope, rq_job, *sys.exc_info())
 				raise
 			host.commit()

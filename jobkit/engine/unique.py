@@ -43,6 +43,10 @@ QUEUE_WAIT_ALLOWANCE = 3600
 # Separates the logical id from the per-enqueue token in RQ ids.
 TOKEN_SEPARATOR = "#"
 
+# A claim that takes the key over from the job holding it (a retry's next attempt): the prefix,
+# followed by the holder's RQ id, in place of a conflict strategy.
+HANDOVER = "handover:"
+
 CLAIMED, HELD, REPLACED = 1, 0, 2
 ENDED_STATUSES = ("finished", "failed", "stopped", "canceled")
 LIVE_STATUSES = ("queued", "started", "deferred", "scheduled")
@@ -117,6 +121,8 @@ def claim_and_enqueue(
 	job.enqueued_at = _rq_now()
 	job._status = "queued" if due is None else "scheduled"
 	fields = [item for pair in job.to_dict().items() for item in pair]
+	handover = policy.on_conflict.startswith(HANDOVER)
+	mode = policy.on_conflict if policy.on_conflict == REPLACE or handover else "claim"
 	if due is None:
 		waits_in, placement = rq_queue.key, "front" if at_front else "back"
 	else:
@@ -130,7 +136,7 @@ def claim_and_enqueue(
 			placement,
 			"0" if policy.lock == UNTIL_EXPIRED else "1",
 			job.redis_job_namespace_prefix,
-			REPLACE if policy.on_conflict == REPLACE else "claim",
+			mode,
 			*fields,
 		],
 	)

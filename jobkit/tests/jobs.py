@@ -25,3 +25,13 @@ def record_failure(job, connection, exc_type, exc, traceback) -> None:
 	frappe.get_doc({"doctype": "ToDo", "description": f"failure-callback|{exc_type.__name__}: {exc}"}).insert(
 		ignore_permissions=True
 	)
+
+
+def deadlock_twice(marker: str) -> str:
+	"""Fail the first two runs with a database deadlock, as MariaDB reports one; then record."""
+	runs = frappe.cache.incr(f"jobkit-test-runs:{marker}")
+	if runs <= 2:
+		raise frappe.db.InternalError(
+			1213, "Deadlock found when trying to get lock; try restarting transaction"
+		)
+	return record(marker)

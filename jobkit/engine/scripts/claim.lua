@@ -16,14 +16,18 @@
 -- ARGV[4]  "1" when a held key may be healed: its holder's hash is gone, or the holder ended
 -- ARGV[5]  the RQ job hash prefix ("rq:job:"); the holder's hash is read through it, which a
 --          Redis Cluster would refuse (Frappe and RQ use a single Redis server)
--- ARGV[6]  "claim", or "replace": a holder still waiting in KEYS[3] takes the new job's
---          'data' and 'description' fields (its arguments), keeping its place
+-- ARGV[6]  "claim"; "replace": a holder still waiting in KEYS[3] takes the new job's
+--          'data' and 'description' fields (its arguments), keeping its place; or
+--          "handover:<token>": a key held by <token> passes to the new job (a retry's next attempt)
 -- ARGV[7]… the new job's hash, as field, value pairs (what RQ's Job.save writes)
 --
 -- Returns {1, token} when claimed and queued; {0, holder} when another job holds the key;
 -- {2, holder} when the holder's arguments were replaced.
 
 local holder = redis.call('GET', KEYS[1])
+if holder and string.sub(ARGV[6], 1, 9) == 'handover:' and holder == string.sub(ARGV[6], 10) then
+	holder = false
+end
 if holder and ARGV[4] == '1' then
 	local status = redis.call('HGET', ARGV[5] .. holder, 'status')
 	if (not status) or status == 'finished' or status == 'failed' or status == 'stopped'

@@ -1,0 +1,90 @@
+"""Runner side of retries: whether a failure is retried, and writing the next attempt.
+
+A retried attempt is a new delayed job (a fresh RQ id, the same logical id, kwargs and user, the
+attempt number plus one). The failed attempt ends normally for RQ (no Error Log per attempt);
+its RQ job records the id of the attempt that follows, so a handle can follow the chain to the
+final outcome. A unique key held until the job is executed passes to the next attempt in the
+same script call that writes it, so no other copy can slip in between.
+"""
+
+import logging
+import time
+from uuid import uuid4
+
+from jobkit.engine import delayed, unique
+from jobkit.engine.errors import RetryLater
+from jobkit.engine.handle import RETRIED_AS
+from jobkit.engine.retry import Retry
+
+logger = logging.getLogger("jobkit")
+
+# Errors retried whenever a retry policy is given: the job may well succeed once the network or
+# Redis is back. Hosts add their own (Frappe: database deadlocks and lock-wait timeouts).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+try:
+	import redis.exceptions
+
+	TRANSIENT_ERRORS += (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+except ImportError:  # pragma: no cover - redis is a dependency
+	pass
+
+
+def policy_of(envelope: dict, exc: BaseException) -> Retry | None:
+	data = envelope.get("retry")
+	if data:
+		return Retry.from_envelope(data)
+	return Retry() if isinstance(exc, RetryLater) else None
+
+
+def next_delay(host, envelope: dict, exc: BaseException) -> float | None:
+	"""Seconds until the next attempt, or None when this failure is final."""
+	policy = policy_of(envelope, exc)
+	attempt = envelope.get("attempt", 1)
+	if policy is None or attempt >= policy.max_attempts or isinstance(exc, policy.give_up_on):
+		return None
+	if isinstance(exc, RetryLater):
+		return exc.delay if exc.delay is not None else policy.delay(attempt)
+	if isinstance(exc, policy.retry_on + TRANSIENT_ERRORS) or host.is_transient(exc):
+		return policy.delay(attempt)
+	return None
+
+
+def schedule_next_attempt(host, envelope: dict, rq_job, delay: float, exc: BaseException) -> str:
+	"""Write the next attempt as a delayed job; return its RQ id."""
+	following = {
+		**envelope,
+		"attempt": envelope.get("attempt", 1) + 1,
+		"errors": [*envelope.get("errors", []), f"{type(exc).__name__}: {exc}"[:500]],
+	}
+	rq_id = unique.rq_id_with_token(host.rq_job_id(envelope["id"]), uuid4().hex[:12])
+	func, call_kwargs = host.job_call(following)
+	rq_queue = host.rq_queue(envelope["queue"])
+	job = rq_queue.create_job(
+		func,
+		kwargs=call_kwargs,
+		timeout=envelope["timeout"],
+		job_id=rq_id,
+		description=envelope.get("name") or envelope["method"],
+		status="scheduled",
+		**host.job_options(),
+	)
+	due = time.time() + max(delay, 0)
+	held = envelope.get("unique")
+	if held and held["lock"] == unique.UNTIL_EXECUTED:
+		ttl = int(held["ttl"] + delay + 1)
+		policy = unique.UniquePolicy(held["lock"], unique.HANDOVER + rq_job.id, ttl, held["lease"])
+		unique.claim_and_enqueue(host.connection, rq_queue, job, held["key"], policy, False, due)
+	else:
+		rq_queue.schedule_job(job, delayed.as_utc(due))
+	rq_job.meta[RETRIED_AS] = rq_id
+	rq_job.save_meta()
+	logger.warning(
+		"jobkit: %s attempt %s failed (%s: %s); attempt %s in %.1fs",
+		envelope["method"],
+		envelope.get("attempt", 1),
+		type(exc).__name__,
+		str(exc)[:200],
+		following["attempt"],
+		delay,
+	)
+	return rq_id
