@@ -125,12 +125,25 @@ def main() -> int:
 		check(wait_for(lambda: jobkit.promote_due() == 1), "once due, promote_due() moves it onto its queue")
 		check(wait_for(lambda: later.status == "finished"), "and a worker runs it")
 
-		heading("7. now=True runs the job here, through the same wrapper")
+		heading("7. retries: a job that loses its connection twice succeeds on the third attempt")
+		flaky = jobkit.enqueue(
+			"demo.jobs.flaky_sync",
+			retry=jobkit.Retry(max_attempts=3, backoff=0.5, jitter=False),
+			name="flaky",
+		)
+		check(
+			wait_for(lambda: jobkit.promote_due() >= 0 and flaky.status == "finished"),
+			"finished after backoffs of 0.5 s and 1 s (attempts are delayed jobs, promoted like any other)",
+		)
+		print(f"   result: {flaky.fetch().return_value()!r}")
+		print(f"   policy: {jobkit.Retry(max_attempts=3, backoff=0.5, jitter=False)!r}")
+
+		heading("8. now=True runs the job here, through the same wrapper")
 		inline = jobkit.enqueue("demo.jobs.resize_images", now=True, count=2)
 		print(f"   status={inline.status} result={inline.result!r}")
 		check(inline.result == "resized 2 images", "inline run returned the result")
 
-		heading("8. bad input: a clear error, and nothing is enqueued")
+		heading("9. bad input: a clear error, and nothing is enqueued")
 		before = job_count(connection)
 		bad_calls = [
 			("unknown queue", lambda: jobkit.enqueue("demo.jobs.resize_images", queue="urgent", count=1)),
@@ -148,6 +161,12 @@ def main() -> int:
 				lambda: jobkit.enqueue("demo.jobs.resize_images", job_id="x", unique="forever", count=1),
 			),
 			("negative delay", lambda: jobkit.enqueue("demo.jobs.resize_images", delay=-5, count=1)),
+			(
+				"bad retry",
+				lambda: jobkit.enqueue(
+					"demo.jobs.resize_images", retry=jobkit.Retry(backoff=100, max_backoff=10), count=1
+				),
+			),
 		]
 		for label, call in bad_calls:
 			try:
@@ -158,7 +177,7 @@ def main() -> int:
 				check(False, f"{label} was accepted")
 		check(job_count(connection) == before, "no job was written by the rejected calls")
 	finally:
-		heading("9. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
+		heading("10. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
 		codes = [stop_worker(worker) for worker in workers]
 		check(all(code == 0 for code in codes), f"workers exited cleanly (exit codes {codes})")
 

@@ -43,3 +43,10 @@ def sync_customer(customer: str) -> str:
 
 def recompute(version: int) -> str:
 	return f"recomputed with version {version}"
+
+
+def flaky_sync(name: str) -> str:
+	job = jobkit.current_job()
+	if job.attempt < 3:
+		raise ConnectionError(f"lost the connection to the bank (attempt {job.attempt})")
+	return f"{name} synced on attempt {job.attempt}"
