@@ -15,7 +15,7 @@ import jobkit
 from jobkit.engine import keys
 from tests.conftest import NAMESPACE, read_log
 from tests.redis_server import start_redis
-from tests.workers import REPO, run_burst_worker, wait_for, worker_env
+from tests.workers import REPO, run_burst_worker, start_promoter, wait_for, worker_env
 
 
 def scheduled(conn, queue="default") -> dict:
@@ -85,11 +85,11 @@ def test_a_unique_delayed_job_holds_its_id_while_it_waits(host, conn):
 	assert Queue("default", connection=conn).count == 0
 
 
-def test_concurrent_promoters_push_each_due_job_once(host, conn):
+def test_concurrent_promoters_push_each_due_job_once(host, conn, redis_url):
 	past = datetime.now(timezone.utc) - timedelta(seconds=1)
 	handles = [jobkit.enqueue("tests.fixtures.add", at=past, a=i, b=0) for i in range(300)]
 	barrier = f"barrier:{uuid4().hex}"
-	command = [sys.executable, "-m", "tests.promote_race", "--url", _url(conn), "--barrier", barrier]
+	command = [sys.executable, "-m", "tests.promote_race", "--url", redis_url, "--barrier", barrier]
 	promoters = [
 		subprocess.Popen(
 			command, cwd=REPO, env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -125,20 +125,8 @@ def test_delayed_jobs_survive_a_redis_restart_with_appendonly(no_host, tmp_path)
 		server.stop()
 
 
-def _url(conn) -> str:
-	kwargs = conn.connection_pool.connection_kwargs
-	return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
-
-
 def test_the_promoter_process_queues_due_jobs_and_stops_on_sigterm(host, conn, redis_url):
-	promoter = subprocess.Popen(
-		[sys.executable, "-m", "jobkit.engine.promoter", "--url", redis_url, "--interval", "0.2"],
-		cwd=REPO,
-		env=worker_env(),
-		stdout=subprocess.DEVNULL,
-		stderr=subprocess.PIPE,
-		text=True,
-	)
+	promoter = start_promoter(redis_url, interval=0.2)
 	try:
 		handle = jobkit.enqueue("tests.fixtures.add", queue="long", delay=1, a=1, b=1)
 		wait_for(lambda: handle.status == "queued", "the promoter to queue the due job", timeout=15)

@@ -1,7 +1,5 @@
 """Retries with real workers and a real promoter: attempts, backoff, give-up, RetryLater, unique keys."""
 
-import subprocess
-import sys
 import time
 
 import pytest
@@ -11,23 +9,17 @@ import jobkit
 from jobkit import Retry
 from jobkit.engine import keys
 from tests.conftest import NAMESPACE, read_log
-from tests.workers import REPO, start_worker, stop_workers, wait_for, worker_env
+from tests.workers import start_promoter, start_worker, stop_workers, wait_for
 
 
 @pytest.fixture
 def running(redis_url):
 	"""A long-running worker and a promoter (0.1 s passes), as on a production host."""
 	worker = start_worker(redis_url)
-	promoter = subprocess.Popen(
-		[sys.executable, "-m", "jobkit.engine.promoter", "--url", redis_url, "--interval", "0.1"],
-		cwd=REPO,
-		env=worker_env(),
-		stdout=subprocess.DEVNULL,
-		stderr=subprocess.DEVNULL,
-	)
+	promoter = start_promoter(redis_url)
 	yield
 	promoter.terminate()
-	promoter.wait(timeout=30)
+	promoter.communicate(timeout=30)
 	stop_workers(worker)
 
 

@@ -79,6 +79,18 @@ def start_worker(
 	return process
 
 
+def start_promoter(redis_url: str, interval: float = 0.1) -> subprocess.Popen:
+	"""jobkit's long-running promoter (python -m jobkit.engine.promoter), its errors kept."""
+	return subprocess.Popen(
+		[sys.executable, "-m", "jobkit.engine.promoter", "--url", redis_url, "--interval", str(interval)],
+		cwd=REPO,
+		env=worker_env(),
+		stdout=subprocess.DEVNULL,
+		stderr=subprocess.PIPE,
+		text=True,
+	)
+
+
 def worker_output(process: subprocess.Popen) -> str:
 	process.log.seek(0)
 	return process.log.read()

@@ -9,15 +9,12 @@ from frappe.utils import add_to_date, now_datetime
 
 import jobkit
 from jobkit.tasks.promote import promote_due
-from jobkit.tests.utils import JobkitTestCase, delete_test_records, run_bench_worker
+from jobkit.tests.utils import SiteJobsTestCase, run_bench_worker
 
 QUEUE = "short"
 
 
-class TestDelayed(JobkitTestCase):
-	def tearDown(self):
-		delete_test_records()
-
+class TestDelayed(SiteJobsTestCase):
 	def test_the_promote_task_is_scheduled_every_minute(self):
 		self.assertIn(
 			"jobkit.tasks.promote.promote_due", frappe.get_hooks("scheduler_events")["cron"]["* * * * *"]

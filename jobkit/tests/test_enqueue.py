@@ -7,21 +7,12 @@ from frappe.utils import background_jobs
 
 import jobkit
 from jobkit.frappe_host import FrappeHost
-from jobkit.tests.utils import JobkitTestCase, delete_test_records, ensure_user, run_bench_worker
+from jobkit.tests.utils import TEST_USER, SiteJobsTestCase, run_bench_worker
 
-TEST_USER = "jobkit.tester@example.com"
 QUEUE = "short"
 
 
-class TestEnqueue(JobkitTestCase):
-	@classmethod
-	def setUpClass(cls):
-		super().setUpClass()
-		ensure_user(TEST_USER, "Jobkit Tester")
-
-	def tearDown(self):
-		delete_test_records()
-
+class TestEnqueue(SiteJobsTestCase):
 	def recorded(self, marker: str) -> list[dict]:
 		frappe.db.commit()  # see what the worker committed since this transaction began
 		return frappe.get_all(

@@ -7,21 +7,12 @@ import frappe
 
 import jobkit
 from jobkit import Retry
-from jobkit.tests.utils import JobkitTestCase, delete_test_records, ensure_user, run_bench_worker
+from jobkit.tests.utils import TEST_USER, SiteJobsTestCase, run_bench_worker
 
 QUEUE = "short"
-TEST_USER = "jobkit.tester@example.com"
 
 
-class TestRetries(JobkitTestCase):
-	@classmethod
-	def setUpClass(cls):
-		super().setUpClass()
-		ensure_user(TEST_USER, "Jobkit Tester")
-
-	def tearDown(self):
-		delete_test_records()
-
+class TestRetries(SiteJobsTestCase):
 	def test_a_job_that_deadlocks_twice_runs_three_times_as_its_user(self):
 		marker = f"jobkit-test-{uuid4().hex}"
 		frappe.set_user(TEST_USER)

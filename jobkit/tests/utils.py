@@ -14,7 +14,17 @@ except ImportError:  # Frappe v15
 
 WORKER_TIMEOUT_SECONDS = 300
 
-__all__ = ["JobkitTestCase", "delete_test_records", "enforced_permissions", "ensure_user", "run_bench_worker"]
+TEST_USER = "jobkit.tester@example.com"
+
+__all__ = [
+	"TEST_USER",
+	"JobkitTestCase",
+	"SiteJobsTestCase",
+	"delete_test_records",
+	"enforced_permissions",
+	"ensure_user",
+	"run_bench_worker",
+]
 
 
 def ensure_user(email: str, first_name: str) -> None:
@@ -59,3 +69,15 @@ def run_bench_worker(queue: str) -> str:
 	if result.returncode != 0:
 		raise AssertionError(f"bench worker exited {result.returncode}:\n{output}")
 	return output
+
+
+class SiteJobsTestCase(JobkitTestCase):
+	"""Tests whose jobs write ToDos on the site: a test user exists, and the ToDos go afterwards."""
+
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		ensure_user(TEST_USER, "Jobkit Tester")
+
+	def tearDown(self):
+		delete_test_records()
