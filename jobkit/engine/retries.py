@@ -68,6 +68,10 @@ def schedule_next_attempt(host, envelope: dict, rq_job, delay: float, exc: BaseE
 		status="scheduled",
 		**host.job_options(),
 	)
+	# Named before it is written: a handle that follows to an id not yet in Redis stays on this
+	# attempt, while one that sees the next attempt can always follow to it.
+	rq_job.meta[RETRIED_AS] = rq_id
+	rq_job.save_meta()
 	due = time.time() + max(delay, 0)
 	held = envelope.get("unique")
 	if held and held["lock"] == unique.UNTIL_EXECUTED:
@@ -76,8 +80,6 @@ def schedule_next_attempt(host, envelope: dict, rq_job, delay: float, exc: BaseE
 		unique.claim_and_enqueue(host.connection, rq_queue, job, held["key"], policy, False, due)
 	else:
 		rq_queue.schedule_job(job, delayed.as_utc(due))
-	rq_job.meta[RETRIED_AS] = rq_id
-	rq_job.save_meta()
 	logger.warning(
 		"jobkit: %s attempt %s failed (%s: %s); attempt %s in %.1fs",
 		envelope["method"],
