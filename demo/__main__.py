@@ -117,11 +117,9 @@ def main() -> int:
 		run_burst_worker(args.redis_url, "reports")
 
 		heading("6. delayed jobs wait in RQ's scheduled registry until jobkit promotes them")
-		later = jobkit.enqueue("demo.jobs.email_report", queue="short", delay=1, day="tomorrow")
-		print(
-			f"   enqueued with delay=1: status={later.status}; promote_due() now moves {jobkit.promote_due()}"
-		)
+		later = jobkit.enqueue("demo.jobs.email_report", queue="short", delay=3, day="tomorrow")
 		check(later.status == "scheduled", "a delayed job waits as 'scheduled', not in the queue")
+		print(f"   enqueued with delay=3; promote_due() before it is due moves {jobkit.promote_due()}")
 		check(wait_for(lambda: jobkit.promote_due() == 1), "once due, promote_due() moves it onto its queue")
 		check(wait_for(lambda: later.status == "finished"), "and a worker runs it")
 

@@ -24,13 +24,14 @@ def scheduled(conn, queue="default") -> dict:
 
 
 def test_a_delayed_job_waits_then_runs_once_promoted(host, conn, redis_url):
-	handle = jobkit.enqueue("tests.fixtures.record", delay=1, key="out", value="late")
+	# 5 s: long enough that a slow machine still checks the waiting job before it falls due.
+	handle = jobkit.enqueue("tests.fixtures.record", delay=5, key="out", value="late")
 	assert handle.status == "scheduled"
 	assert Queue("default", connection=conn).count == 0
 	assert handle.rq_id in scheduled(conn)
 	assert jobkit.promote_due() == 0  # not due yet
 
-	wait_for(lambda: jobkit.promote_due() == 1, "the job to fall due", timeout=10)
+	wait_for(lambda: jobkit.promote_due() == 1, "the job to fall due", timeout=20)
 	assert handle.status == "queued"
 	assert scheduled(conn) == {}
 	run_burst_worker(redis_url)

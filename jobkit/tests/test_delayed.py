@@ -30,7 +30,7 @@ class TestDelayed(SiteJobsTestCase):
 	def test_a_delayed_job_runs_after_promotion(self):
 		marker = f"jobkit-test-{uuid4().hex}"
 		handle = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, delay=1, marker=marker)
-		self.assertEqual(handle.status, "scheduled")
+		self.assertEqual(handle.status, "scheduled")  # stays so: nothing promotes it before promote_due
 		run_bench_worker(QUEUE)  # not due: the worker finds nothing
 		frappe.db.commit()
 		self.assertEqual(frappe.db.count("ToDo", {"description": ("like", f"{marker}|%")}), 0)
