@@ -12,15 +12,11 @@ import time
 from datetime import datetime, timezone
 
 from jobkit.engine.errors import InvalidArgument
+from jobkit.engine.rqcompat import rq_now
 from jobkit.engine.scripts import PROMOTE
 
 # Most jobs one script call moves; the loop in promote_due goes on until none is due.
 PROMOTE_BATCH = 500
-
-try:  # rq 1.x stamps naive UTC, rq 2.x aware UTC; write what this RQ writes.
-	from rq.utils import utcnow as _rq_now
-except ImportError:
-	from rq.utils import now as _rq_now
 
 
 def due_timestamp(delay: object, at: object, naive_timezone=None) -> float | None:
@@ -60,7 +56,7 @@ def promote_due(connection, rq_queues, now: float | None = None) -> int:
 					now if now is not None else time.time(),
 					PROMOTE_BATCH,
 					"rq:job:",
-					utcformat(_rq_now()),
+					utcformat(rq_now()),
 				],
 			)
 			moved += pushed

@@ -75,9 +75,8 @@ def schedule_next_attempt(host, envelope: dict, rq_job, delay: float, exc: BaseE
 	due = time.time() + max(delay, 0)
 	held = envelope.get("unique")
 	if held and held["lock"] == unique.UNTIL_EXECUTED:
-		ttl = int(held["ttl"] + delay + 1)
-		policy = unique.UniquePolicy(held["lock"], unique.HANDOVER + rq_job.id, ttl, held["lease"])
-		unique.claim_and_enqueue(host.connection, rq_queue, job, held["key"], policy, False, due)
+		policy = unique.UniquePolicy(held["lock"], unique.SKIP, int(held["ttl"] + delay + 1), held["lease"])
+		unique.claim_and_enqueue(host.connection, rq_queue, job, held["key"], policy, False, due, rq_job.id)
 	else:
 		rq_queue.schedule_job(job, delayed.as_utc(due))
 	logger.warning(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from jobkit.engine import keys
 from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.lease import LeaseKeeper
+from jobkit.engine.rqcompat import rq_now
 from jobkit.engine.scripts import ACQUIRE, CLAIM, RELEASE, WHO_HOLDS
 
 UNTIL_EXECUTING = "until_executing"
@@ -43,18 +44,12 @@ QUEUE_WAIT_ALLOWANCE = 3600
 # Separates the logical id from the per-enqueue token in RQ ids.
 TOKEN_SEPARATOR = "#"
 
-# A claim that takes the key over from the job holding it (a retry's next attempt): the prefix,
-# followed by the holder's RQ id, in place of a conflict strategy.
+# The claim script's mode that takes a key over from the job holding it, followed by its RQ id.
 HANDOVER = "handover:"
 
 CLAIMED, HELD, REPLACED = 1, 0, 2
 ENDED_STATUSES = ("finished", "failed", "stopped", "canceled")
 LIVE_STATUSES = ("queued", "started", "deferred", "scheduled")
-
-try:  # rq 1.x stamps naive UTC, rq 2.x aware UTC; write what this RQ writes.
-	from rq.utils import utcnow as _rq_now
-except ImportError:
-	from rq.utils import now as _rq_now
 
 
 @dataclass(frozen=True)
@@ -108,21 +103,31 @@ def rq_id_with_token(base_rq_id: str, token: str) -> str:
 
 
 def claim_and_enqueue(
-	connection, rq_queue, job, key: str, policy: UniquePolicy, at_front: bool, due: float | None = None
+	connection,
+	rq_queue,
+	job,
+	key: str,
+	policy: UniquePolicy,
+	at_front: bool,
+	due: float | None = None,
+	handover_from: str | None = None,
 ) -> tuple[int, str]:
 	"""Write ``job`` and claim ``key`` for it in one script call; return (outcome, holder's RQ id).
 
-	With ``due`` (Unix time) the job waits in RQ's scheduled registry until promoted.
+	With ``due`` (Unix time) the job waits in RQ's scheduled registry until promoted. With
+	``handover_from`` (an RQ id), a key held by that job passes to this one (a retry's next attempt).
 	"""
 	from rq.registry import ScheduledJobRegistry
 
 	# What RQ sets before it saves a job (Queue._enqueue_job, or create_job for a scheduled one).
 	job.origin = rq_queue.name
-	job.enqueued_at = _rq_now()
+	job.enqueued_at = rq_now()
 	job._status = "queued" if due is None else "scheduled"
 	fields = [item for pair in job.to_dict().items() for item in pair]
-	handover = policy.on_conflict.startswith(HANDOVER)
-	mode = policy.on_conflict if policy.on_conflict == REPLACE or handover else "claim"
+	if handover_from is not None:
+		mode = HANDOVER + handover_from
+	else:
+		mode = REPLACE if policy.on_conflict == REPLACE else "claim"
 	if due is None:
 		waits_in, placement = rq_queue.key, "front" if at_front else "back"
 	else:
