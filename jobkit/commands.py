@@ -73,7 +73,7 @@ def jobkit_scheduler(interval: float = 1.0, once: bool = False):
 	click.echo(
 		f"jobkit scheduler: promoting due jobs on {', '.join(q.name for q in queues)} every {interval:g}s"
 	)
-	promoter.run(connection, lambda: queues, interval, promoter.stop_on_signals())
+	promoter.run(connection, queues, interval, promoter.stop_on_signals())
 
 
 commands = [jobkit_commands, jobkit_scheduler]

@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timezone
 
 from jobkit.engine.errors import InvalidArgument
+from jobkit.engine.numbers import is_number
 from jobkit.engine.rqcompat import rq_now
 from jobkit.engine.scripts import PROMOTE
 
@@ -28,7 +29,7 @@ def due_timestamp(delay: object, at: object, naive_timezone=None) -> float | Non
 	if delay is not None and at is not None:
 		raise InvalidArgument("give delay= (seconds from now) or at= (a datetime), not both")
 	if delay is not None:
-		if isinstance(delay, bool) or not isinstance(delay, int | float) or delay != delay or delay < 0:
+		if not is_number(delay) or delay < 0:
 			raise InvalidArgument(f"delay must be a number of seconds, 0 or more, not {delay!r}")
 		return time.time() + delay if delay > 0 else None
 	if at is not None:

@@ -5,10 +5,11 @@ import time
 from collections.abc import Callable
 from uuid import uuid4
 
-from jobkit.engine import defaults, delayed, methods, payload, runner, unique
+from jobkit.engine import defaults, delayed, methods, payload, rqjob, runner, unique
 from jobkit.engine.errors import DuplicateJob, InvalidArgument, InvalidTimeout, UnknownQueue
 from jobkit.engine.handle import JobHandle
 from jobkit.engine.host import Host
+from jobkit.engine.numbers import is_number, whole_seconds
 from jobkit.engine.retry import Retry
 
 # frappe.enqueue arguments that jobkit.enqueue does not take. Passed to jobkit they would
@@ -62,7 +63,7 @@ def enqueue(
 	policy = unique.policy(job_id, unique_lock, on_conflict, unique_ttl, timeout, host.lease_seconds)
 	if policy and due is not None and unique_ttl is None:
 		# The key must outlive the wait until the job is due, not just its run.
-		policy = dataclasses.replace(policy, ttl=policy.ttl + int(-(-(due - time.time()) // 1)))
+		policy = dataclasses.replace(policy, ttl=policy.ttl + whole_seconds(due - time.time()))
 	if policy and policy.on_conflict == unique.RAISE and enqueue_after_commit:
 		raise InvalidArgument(
 			"on_conflict='raise' cannot be combined with enqueue_after_commit=True: the conflict is "
@@ -83,7 +84,7 @@ def enqueue(
 	if policy:
 		# A fresh RQ id per enqueue: reusing one id across runs lets RQ's finish handling of the
 		# previous run overwrite the next one. The logical id lives in the unique key only.
-		rq_id = unique.rq_id_with_token(rq_id, uuid4().hex[:12])
+		rq_id = unique.fresh_rq_id(rq_id)
 	envelope = {
 		"v": defaults.ENVELOPE_VERSION,
 		"id": job_id,
@@ -108,17 +109,7 @@ def enqueue(
 		result = runner.execute(host, envelope, rq_job=None)
 		return JobHandle(job_id, rq_id, queue, method_path, connection, status="finished", result=result)
 
-	func, call_kwargs = host.job_call(envelope)
-	rq_queue = host.rq_queue(queue)
-	job = rq_queue.create_job(
-		func,
-		kwargs=call_kwargs,
-		timeout=timeout,
-		job_id=rq_id,
-		description=job_name or method_path,
-		status="queued" if due is None else "scheduled",
-		**host.job_options(),
-	)
+	rq_queue, job = rqjob.create(host, envelope, rq_id, scheduled=due is not None)
 	payload.serialise(job, kwargs, host.max_payload_bytes, method_path)
 
 	def push() -> tuple[int, str]:
@@ -177,15 +168,14 @@ def resolve_timeout(host: Host, queue: object, timeout: object) -> int:
 		)
 	if timeout is None:
 		return int(queues[queue] or defaults.FALLBACK_TIMEOUT)
-	if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout != timeout:
+	if not is_number(timeout):
 		raise InvalidTimeout(f"timeout must be a number of seconds, not {timeout!r}")
 	if timeout <= 0:
 		raise InvalidTimeout(
 			f"timeout must be more than 0 seconds, not {timeout!r}; leave it out to use the "
 			f"{queue!r} queue's default of {queues[queue]} s"
 		)
-	# RQ counts whole seconds; round up so a fractional timeout never becomes 0.
-	return int(-(-timeout // 1))
+	return whole_seconds(timeout)
 
 
 def validate_job_id(job_id: object) -> str:

@@ -16,6 +16,7 @@ import redis
 
 from jobkit.engine import defaults, keys
 from jobkit.engine.errors import InvalidArgument, NotConfigured
+from jobkit.engine.numbers import is_number
 
 RUNNER_PATH = "jobkit.engine.runner.run"
 DEFAULT_QUEUE_NAMES = tuple(defaults.DEFAULT_QUEUE_TIMEOUTS)
@@ -112,11 +113,7 @@ class RQHost:
 		self._queues = _validate_queues(defaults.DEFAULT_QUEUE_TIMEOUTS if queues is None else queues)
 		self._max_payload_bytes = _positive_int("max_payload_bytes", max_payload_bytes)
 		self.check_methods = bool(check_methods)
-		if (
-			isinstance(lease_seconds, bool)
-			or not isinstance(lease_seconds, int | float)
-			or lease_seconds <= 0
-		):
+		if not is_number(lease_seconds) or lease_seconds <= 0:
 			raise InvalidArgument(f"lease_seconds must be a positive number, not {lease_seconds!r}")
 		self._lease_seconds = lease_seconds
 		self._job_options = {

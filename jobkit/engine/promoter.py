@@ -11,7 +11,6 @@ import argparse
 import logging
 import signal
 import threading
-from collections.abc import Callable
 
 from jobkit.engine.delayed import promote_due
 from jobkit.engine.host import DEFAULT_QUEUE_NAMES
@@ -21,12 +20,12 @@ DEFAULT_INTERVAL = 1.0
 logger = logging.getLogger("jobkit")
 
 
-def run(connection, rq_queues: Callable[[], list], interval: float = DEFAULT_INTERVAL, stop=None) -> None:
+def run(connection, rq_queues: list, interval: float = DEFAULT_INTERVAL, stop=None) -> None:
 	"""Promote due jobs every ``interval`` seconds until ``stop`` (a threading.Event) is set."""
 	stop = stop or threading.Event()
 	while not stop.is_set():
 		try:
-			moved = promote_due(connection, rq_queues())
+			moved = promote_due(connection, rq_queues)
 			if moved:
 				logger.info("jobkit promoter: %s due job(s) queued", moved)
 		except Exception:
@@ -59,7 +58,7 @@ def main() -> None:
 	connection = redis.Redis.from_url(args.url)
 	queues = [Queue(name.strip(), connection=connection) for name in args.queues.split(",") if name.strip()]
 	logger.info("jobkit promoter: watching %s every %ss", ", ".join(q.name for q in queues), args.interval)
-	run(connection, lambda: queues, args.interval, stop_on_signals())
+	run(connection, queues, args.interval, stop_on_signals())
 
 
 if __name__ == "__main__":

@@ -9,9 +9,8 @@ same script call that writes it, so no other copy can slip in between.
 
 import logging
 import time
-from uuid import uuid4
 
-from jobkit.engine import delayed, unique
+from jobkit.engine import delayed, rqjob, unique
 from jobkit.engine.errors import RetryLater
 from jobkit.engine.handle import RETRIED_AS
 from jobkit.engine.retry import Retry
@@ -56,18 +55,8 @@ def schedule_next_attempt(host, envelope: dict, rq_job, delay: float, exc: BaseE
 		"attempt": envelope.get("attempt", 1) + 1,
 		"errors": [*envelope.get("errors", []), f"{type(exc).__name__}: {exc}"[:500]],
 	}
-	rq_id = unique.rq_id_with_token(host.rq_job_id(envelope["id"]), uuid4().hex[:12])
-	func, call_kwargs = host.job_call(following)
-	rq_queue = host.rq_queue(envelope["queue"])
-	job = rq_queue.create_job(
-		func,
-		kwargs=call_kwargs,
-		timeout=envelope["timeout"],
-		job_id=rq_id,
-		description=envelope.get("name") or envelope["method"],
-		status="scheduled",
-		**host.job_options(),
-	)
+	rq_id = unique.fresh_rq_id(host.rq_job_id(envelope["id"]))
+	rq_queue, job = rqjob.create(host, following, rq_id, scheduled=True)
 	# Named before it is written: a handle that follows to an id not yet in Redis stays on this
 	# attempt, while one that sees the next attempt can always follow to it.
 	rq_job.meta[RETRIED_AS] = rq_id

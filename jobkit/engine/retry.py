@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from jobkit.engine.errors import InvalidArgument
+from jobkit.engine.numbers import is_number
 
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_BACKOFF = 10.0
@@ -66,7 +67,7 @@ class Retry:
 			)
 		for name in ("backoff", "max_backoff"):
 			value = getattr(self, name)
-			if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+			if not is_number(value) or value <= 0:
 				raise InvalidArgument(f"Retry({name}={value!r}): give a positive number of seconds")
 		if self.backoff > self.max_backoff:
 			raise InvalidArgument(

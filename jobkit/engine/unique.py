@@ -21,10 +21,12 @@ import time
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
+from uuid import uuid4
 
 from jobkit.engine import keys
 from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.lease import LeaseKeeper
+from jobkit.engine.numbers import is_number, whole_seconds
 from jobkit.engine.rqcompat import rq_now
 from jobkit.engine.scripts import ACQUIRE, CLAIM, RELEASE, WHO_HOLDS
 
@@ -91,15 +93,16 @@ def policy(
 		)
 	if unique_ttl is None:
 		ttl = timeout if unique == UNTIL_EXPIRED else timeout + QUEUE_WAIT_ALLOWANCE
-	elif isinstance(unique_ttl, bool) or not isinstance(unique_ttl, int | float) or not unique_ttl > 0:
+	elif not is_number(unique_ttl) or unique_ttl <= 0:
 		raise InvalidArgument(f"unique_ttl must be a positive number of seconds, not {unique_ttl!r}")
 	else:
-		ttl = int(-(-unique_ttl // 1))
+		ttl = whole_seconds(unique_ttl)
 	return UniquePolicy(unique, on_conflict, ttl, lease)
 
 
-def rq_id_with_token(base_rq_id: str, token: str) -> str:
-	return f"{base_rq_id}{TOKEN_SEPARATOR}{token}"
+def fresh_rq_id(base_rq_id: str) -> str:
+	"""The host's RQ id for a job id, plus a token of its own: one per enqueue."""
+	return f"{base_rq_id}{TOKEN_SEPARATOR}{uuid4().hex[:12]}"
 
 
 def claim_and_enqueue(
