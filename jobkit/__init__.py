@@ -12,6 +12,8 @@ from jobkit.engine import context as _context
 from jobkit.engine import delayed as _delayed
 from jobkit.engine import unique as _unique
 from jobkit.engine.context import JobContext, configure, current_job, get_host
+from jobkit.engine.deadletter import DeadLetter
+from jobkit.engine.deadletter_store import DeadLetters
 from jobkit.engine.enqueue import enqueue as _enqueue
 from jobkit.engine.errors import (
 	DuplicateJob,
@@ -22,6 +24,7 @@ from jobkit.engine.errors import (
 	NotConfigured,
 	PayloadTooLarge,
 	RetryLater,
+	UnknownDeadLetter,
 	UnknownQueue,
 	UnserializableArguments,
 )
@@ -32,6 +35,8 @@ from jobkit.engine.retry import Retry
 __version__ = "0.1.0"
 
 __all__ = [
+	"DeadLetter",
+	"DeadLetters",
 	"DuplicateJob",
 	"Host",
 	"InvalidArgument",
@@ -45,11 +50,13 @@ __all__ = [
 	"RQHost",
 	"Retry",
 	"RetryLater",
+	"UnknownDeadLetter",
 	"UnknownQueue",
 	"UnserializableArguments",
 	"__version__",
 	"configure",
 	"current_job",
+	"dead_letters",
 	"enqueue",
 	"get_host",
 	"is_enqueued",
@@ -124,6 +131,19 @@ def promote_due() -> int:
 	"""Move due delayed jobs onto their queues (safe to run from many processes at once)."""
 	host = get_host()
 	return _delayed.promote_due(host.connection, [host.rq_queue(name) for name in host.queue_timeouts()])
+
+
+def dead_letters() -> DeadLetters:
+	"""The failed jobs of the plain-RQ host, kept in Redis: ``ids()``, ``list()``, ``get(id)``,
+	``retry(id)``, ``discard(id)``. On a Frappe site they are "Jobkit Failed Job" records."""
+	host = get_host()
+	store = getattr(host, "dead_letters", None)
+	if not isinstance(store, DeadLetters):
+		raise NotConfigured(
+			f"the {host.name} host keeps failed jobs elsewhere: on a Frappe site they are 'Jobkit Failed "
+			"Job' records (desk list, `bench --site S jobkit retry NAME`, jobkit.failed_jobs.retry(name))"
+		)
+	return store
 
 
 def _frappe_site_host():

@@ -38,19 +38,22 @@ def conn(redis_url) -> redis_py.Redis:
 @pytest.fixture
 def host(redis_url, monkeypatch):
 	"""The plain-RQ host selected the way a user would: one configure() call."""
-	for name in ("JOBKIT_REDIS_URL", "JOBKIT_NAMESPACE", "JOBKIT_QUEUES", "JOBKIT_MAX_PAYLOAD_BYTES"):
-		monkeypatch.delenv(name, raising=False)
-	context.reset()
+	clear_jobkit_environment(monkeypatch)
 	yield jobkit.configure(redis_url=redis_url, namespace=NAMESPACE)
 	context.reset()
 
 
 @pytest.fixture
 def no_host(monkeypatch):
-	for name in ("JOBKIT_REDIS_URL", "JOBKIT_NAMESPACE", "JOBKIT_QUEUES", "JOBKIT_MAX_PAYLOAD_BYTES"):
-		monkeypatch.delenv(name, raising=False)
-	context.reset()
+	clear_jobkit_environment(monkeypatch)
 	yield
+	context.reset()
+
+
+def clear_jobkit_environment(monkeypatch) -> None:
+	"""No host configured, from a call or from ``JOBKIT_*`` variables."""
+	for name in [name for name in os.environ if name.startswith("JOBKIT_")]:
+		monkeypatch.delenv(name)
 	context.reset()
 
 

@@ -115,3 +115,13 @@ def flaky(key: str, failures: int, error: str = "connection") -> str:
 			raise jobkit.RetryLater(f"not yet (run {run})", delay=0.3)
 		raise ValueError(f"bad data (run {run})")
 	return f"succeeded on run {run}"
+
+
+def fail_until_fixed(key: str, **settings) -> str:
+	"""Fail while ``{key}:fixed`` is unset (a fix not yet deployed); record each run and its kwargs."""
+	connection = jobkit.get_host().connection
+	job = jobkit.current_job()
+	_log(f"{key}:runs", {"attempt": job.attempt, "id": job.id, "rq_id": job.rq_id, "settings": settings})
+	if not connection.exists(f"{key}:fixed"):
+		raise ConnectionError(f"upstream refused {key}")
+	return "fixed"

@@ -47,8 +47,8 @@ def configure(
 
 	Give ``redis_url`` or a ``redis.Redis`` ``connection``; with neither, ``JOBKIT_REDIS_URL``
 	is read. ``options``: ``queues`` ({name: default timeout}), ``max_payload_bytes``,
-	``check_methods``, ``result_ttl``, ``failure_ttl``. Redis is pinged, so a wrong address
-	fails here rather than at the first enqueue.
+	``check_methods``, ``result_ttl``, ``failure_ttl``, ``lease_seconds``, ``dead_letter_ttl``.
+	Redis is pinged, so a wrong address fails here rather than at the first enqueue.
 	"""
 	global _configured
 	if redis_url is not None and connection is not None:

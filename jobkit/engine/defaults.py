@@ -18,5 +18,9 @@ FAILURE_TTL = 7 * 24 * 60 * 60
 # process lives, so a killed job frees its key within this many seconds.
 LEASE_SECONDS = 60
 
+# How long the plain-RQ host keeps a dead letter (a job's record of its final failure). On a
+# Frappe site, Log Settings decides ("Jobkit Failed Job", 30 days unless changed there).
+DEAD_LETTER_TTL = 30 * 24 * 60 * 60
+
 # Version of the envelope a job carries; a runner refuses envelopes it does not understand.
 ENVELOPE_VERSION = 1

@@ -23,6 +23,9 @@ UNSUPPORTED_FRAPPE_ARGUMENTS = {
 
 MAX_JOB_ID_LENGTH = 200
 
+# ``user=`` of an enqueue that runs the job as whoever enqueues it (the host's current user).
+CURRENT_USER = object()
+
 
 def enqueue(
 	host: Host,
@@ -43,6 +46,7 @@ def enqueue(
 	on_failure: str | Callable | None = None,
 	now: bool = False,
 	job_name: str | None = None,
+	user: str | object | None = CURRENT_USER,
 	kwargs: dict,
 ) -> JobHandle:
 	for name, advice in UNSUPPORTED_FRAPPE_ARGUMENTS.items():
@@ -93,7 +97,7 @@ def enqueue(
 		"ns": host.namespace,
 		"queue": queue,
 		"timeout": timeout,
-		"user": host.current_user(),
+		"user": host.current_user() if user is CURRENT_USER else user,
 		"enqueued_at": time.time(),
 		"attempt": 1,
 		**callbacks,
@@ -143,6 +147,35 @@ def enqueue(
 	status = None if policy.on_conflict != unique.RAISE else unique.holder_status(connection, holder)
 	return _conflict(
 		connection, job_id, policy, queue, method_path, holder, status, replaced=outcome == unique.REPLACED
+	)
+
+
+def requeue(host: Host, job: dict) -> JobHandle:
+	"""Enqueue a stored job again (a dead letter's): its method, queue, timeout, arguments, user,
+	unique key, retry policy and callbacks, as a new first attempt that runs now.
+
+	A unique job keeps its id, and a copy already holding the key raises ``DuplicateJob`` rather
+	than being skipped silently; any other job gets a new id, so it is not confused with the RQ job
+	of its failed run.
+	"""
+	held = job.get("unique")
+	unique_options: dict = {"unique_lock": False}
+	if held:
+		unique_options = {"job_id": job["id"], "unique_lock": held["lock"], "unique_ttl": held["ttl"]}
+		if held["lock"] != unique.WHILE_EXECUTING:  # the one lock type where every call may queue
+			unique_options["on_conflict"] = unique.RAISE
+	return enqueue(
+		host,
+		job["method"],
+		queue=job["queue"],
+		timeout=job["timeout"],
+		**unique_options,
+		retry=Retry.from_envelope(job["retry"]) if job.get("retry") else None,
+		on_success=job.get("on_success"),
+		on_failure=job.get("on_failure"),
+		job_name=job.get("name"),
+		user=job.get("user"),
+		kwargs=job["kwargs"],
 	)
 
 

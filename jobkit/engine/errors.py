@@ -56,3 +56,7 @@ class RetryLater(JobkitError):
 	def __init__(self, message: str = "the job asked to be retried", delay: float | None = None):
 		super().__init__(message)
 		self.delay = delay
+
+
+class UnknownDeadLetter(JobkitError):
+	"""No dead letter has this id (never written, already retried or discarded, or expired)."""

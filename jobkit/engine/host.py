@@ -15,6 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 import redis
 
 from jobkit.engine import defaults, keys
+from jobkit.engine.deadletter import DeadLetter
+from jobkit.engine.deadletter_store import DeadLetters
 from jobkit.engine.errors import InvalidArgument, NotConfigured
 from jobkit.engine.numbers import is_number
 
@@ -81,12 +83,15 @@ class Host(Protocol):
 
 	def log_error(self, title: str, message: str | None = None) -> None: ...
 
+	def dead_letter(self, letter: DeadLetter) -> None:
+		"""Keep the record of a job whose last attempt failed, where people can retry it."""
+
 
 class RQHost:
 	"""A plain Redis + RQ application: scripts, Flask, FastAPI, and jobkit's own engine tests.
 
 	There is no database transaction here, so ``enqueue_after_commit`` enqueues at once and
-	``commit``/``rollback`` do nothing.
+	``commit``/``rollback`` do nothing. Dead letters are kept in Redis (``dead_letters``).
 	"""
 
 	name = "rq"
@@ -102,6 +107,7 @@ class RQHost:
 		result_ttl: int = defaults.RESULT_TTL,
 		failure_ttl: int = defaults.FAILURE_TTL,
 		lease_seconds: float = defaults.LEASE_SECONDS,
+		dead_letter_ttl: int = defaults.DEAD_LETTER_TTL,
 	):
 		if not isinstance(connection, redis.Redis):
 			raise InvalidArgument(
@@ -121,6 +127,7 @@ class RQHost:
 			"failure_ttl": _positive_int("failure_ttl", failure_ttl),
 		}
 		self._rq_queues: dict[str, Any] = {}
+		self.dead_letters = DeadLetters(self, _positive_int("dead_letter_ttl", dead_letter_ttl))
 
 	def __repr__(self) -> str:
 		return f"<RQHost namespace={self._namespace!r} queues={list(self._queues)}>"
@@ -187,6 +194,9 @@ class RQHost:
 	def log_error(self, title: str, message: str | None = None) -> None:
 		logger.error("%s%s", title, f"\n{message}" if message else "")
 
+	def dead_letter(self, letter: DeadLetter) -> None:
+		self.dead_letters.add(letter)
+
 
 def rq_host_from_url(redis_url: str, namespace: str = "default", **options) -> RQHost:
 	if not isinstance(redis_url, str) or "://" not in redis_url:
@@ -206,6 +216,8 @@ def rq_host_from_env(environ=os.environ) -> RQHost | None:
 		options["queues"] = parse_queues(environ["JOBKIT_QUEUES"])
 	if environ.get("JOBKIT_MAX_PAYLOAD_BYTES"):
 		options["max_payload_bytes"] = _int_from_env("JOBKIT_MAX_PAYLOAD_BYTES", environ)
+	if environ.get("JOBKIT_DEAD_LETTER_TTL"):
+		options["dead_letter_ttl"] = _int_from_env("JOBKIT_DEAD_LETTER_TTL", environ)
 	return rq_host_from_url(url, environ.get("JOBKIT_NAMESPACE") or "default", **options)
 
 

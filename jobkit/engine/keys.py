@@ -18,6 +18,11 @@ UNIQUE = "jobkit:{namespace}:unique:{job_id}"
 # The run lock of a `while_executing` job (value: the RQ id of the job running).
 RUNNING = "jobkit:{namespace}:running:{job_id}"
 
+# The plain-RQ host's dead letters: an index (sorted set, scored by the last failure's time) and
+# one key per letter (its pickled record), both for the RQ id of the job's last attempt.
+DEAD_LETTERS = "jobkit:{namespace}:dead"
+DEAD_LETTER = "jobkit:{namespace}:dead:{letter_id}"
+
 # RQ job ids of the plain-RQ host. rq 2.x refuses ":" in job ids, so the logical id is
 # percent-encoded; the encoding is reversible and leaves common ids readable.
 RQ_JOB_ID = "{namespace}.{job_id}"
@@ -44,6 +49,14 @@ def unique(namespace: str, job_id: str) -> str:
 
 def running(namespace: str, job_id: str) -> str:
 	return RUNNING.format(namespace=namespace, job_id=job_id)
+
+
+def dead_letters(namespace: str) -> str:
+	return DEAD_LETTERS.format(namespace=namespace)
+
+
+def dead_letter(namespace: str, letter_id: str) -> str:
+	return DEAD_LETTER.format(namespace=namespace, letter_id=letter_id)
 
 
 def rq_job_id(namespace: str, job_id: str) -> str:

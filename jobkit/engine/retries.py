@@ -10,7 +10,7 @@ same script call that writes it, so no other copy can slip in between.
 import logging
 import time
 
-from jobkit.engine import delayed, rqjob, unique
+from jobkit.engine import deadletter, delayed, rqjob, unique
 from jobkit.engine.errors import RetryLater
 from jobkit.engine.handle import RETRIED_AS
 from jobkit.engine.retry import Retry
@@ -53,7 +53,7 @@ def schedule_next_attempt(host, envelope: dict, rq_job, delay: float, exc: BaseE
 	following = {
 		**envelope,
 		"attempt": envelope.get("attempt", 1) + 1,
-		"errors": [*envelope.get("errors", []), f"{type(exc).__name__}: {exc}"[:500]],
+		"errors": [*envelope.get("errors", []), deadletter.failure(envelope, exc)],
 	}
 	rq_id = unique.fresh_rq_id(host.rq_job_id(envelope["id"]))
 	rq_queue, job = rqjob.create(host, following, rq_id, scheduled=True)

@@ -3,13 +3,15 @@
 RQ calls ``run`` (directly with the plain-RQ host, through Frappe's ``execute_job`` on a bench).
 It resolves the job's method, exposes ``jobkit.current_job()``, commits or rolls back through the
 host, and runs the job's ``on_success``/``on_failure`` callbacks inside the job's own context (on
-a bench: with the site connected and the job's user set, which RQ's own callbacks lack).
+a bench: with the site connected and the job's user set, which RQ's own callbacks lack). A failed
+attempt is retried when the job's policy says so; a final failure leaves a dead letter.
 """
 
 import sys
+import traceback
 from typing import Any
 
-from jobkit.engine import context, defaults, methods, retries, unique
+from jobkit.engine import context, deadletter, defaults, methods, retries, unique
 from jobkit.engine.errors import JobkitError
 from jobkit.engine.host import Host, RQHost
 
@@ -52,7 +54,6 @@ def host_for_job(envelope: dict, rq_job) -> Host:
 
 
 def execute(host: Host, envelope: dict, *, rq_job) -> Any:
-	method = methods.resolve(envelope["method"])
 	job = context.JobContext(
 		id=envelope["id"],
 		rq_id=rq_job.id if rq_job is not None else None,
@@ -69,14 +70,17 @@ def execute(host: Host, envelope: dict, *, rq_job) -> Any:
 		# ran), so the next run of the same job id sees this run's data.
 		with unique.held_while_running(host.connection, envelope.get("unique"), job.rq_id):
 			try:
-				result = method(**envelope["kwargs"])
+				# Resolved inside: a method gone since the enqueue (a deploy) is a failure to record.
+				result = methods.resolve(envelope["method"])(**envelope["kwargs"])
 			except Exception as exc:
 				host.rollback()
-				delay = retries.next_delay(host, envelope, exc) if rq_job is not None else None
-				if delay is not None:
-					# Not a failure yet: RQ sees this attempt end, and the next one is scheduled.
-					retries.schedule_next_attempt(host, envelope, rq_job, delay, exc)
-					return None
+				if rq_job is not None:  # else run here and now (now=True): the caller gets the error
+					delay = retries.next_delay(host, envelope, exc)
+					if delay is not None:
+						# Not a failure yet: RQ sees this attempt end, and the next one is scheduled.
+						retries.schedule_next_attempt(host, envelope, rq_job, delay, exc)
+						return None
+					_write_dead_letter(host, envelope, rq_job, exc)
 				_run_failure_callback(host, envelope, rq_job, *sys.exc_info())
 				raise
 			host.commit()
@@ -87,6 +91,18 @@ def execute(host: Host, envelope: dict, *, rq_job) -> Any:
 			return result
 	finally:
 		context.exit_job(tokens)
+
+
+def _write_dead_letter(host: Host, envelope: dict, rq_job, exc: Exception) -> None:
+	try:
+		host.dead_letter(deadletter.DeadLetter.of(envelope, rq_job.id, exc, traceback.format_exc()))
+	except Exception as e:
+		# Reported, and the job's own error still reaches RQ (its failed registry keeps the job).
+		host.rollback()
+		host.log_error(
+			f"jobkit: could not keep the dead letter of {envelope['method']} ({type(e).__name__})",
+			traceback.format_exc(),
+		)
 
 
 def _run_failure_callback(host: Host, envelope: dict, rq_job, exc_type, exc, tb) -> None:
