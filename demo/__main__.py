@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import jobkit
+from jobkit.engine.deadletter import REDACTED
 
 REPO = Path(__file__).resolve().parent.parent
 QUEUES = ("short", "default", "long")
@@ -136,12 +137,41 @@ def main() -> int:
 		print(f"   result: {flaky.fetch().return_value()!r}")
 		print(f"   policy: {jobkit.Retry(max_attempts=3, backoff=0.5, jitter=False)!r}")
 
-		heading("8. now=True runs the job here, through the same wrapper")
+		heading("8. dead letters: a job that keeps failing leaves a record, retried once the cause is fixed")
+		push = jobkit.enqueue(
+			"demo.jobs.push_invoice",
+			retry=jobkit.Retry(max_attempts=2, backoff=0.5, jitter=False),
+			invoice="INV-0042",
+			api_token="tok-live-9f2c",
+		)
+
+		def letters_of_push() -> list:
+			return [letter for letter in jobkit.dead_letters().list() if letter.job_id == push.id]
+
+		check(
+			wait_for(lambda: jobkit.promote_due() >= 0 and letters_of_push()),
+			"both attempts failed: one dead letter (section 5's declined card left one too)",
+		)
+		[letter] = letters_of_push()
+		for failure in letter.failures:
+			print(f"   attempt {failure['attempt']}: {failure['error']}")
+		print(f"   kwargs as shown: {letter.kwargs}")
+		check(letter.kwargs["api_token"] == REDACTED, "the token is not shown")
+		connection.set("demo:bank-up", 1)
+		again = jobkit.dead_letters().retry(letter.id)
+		check(wait_for(lambda: again.status == "finished"), "retried after the fix: the stored job ran")
+		print(f"   result: {again.fetch().return_value()!r} (first run {push.rq_id}, retry {again.rq_id})")
+		try:
+			jobkit.dead_letters().retry(letter.id)
+		except jobkit.UnknownDeadLetter as e:
+			print(f"   retry it again: {type(e).__name__}: {e}")
+
+		heading("9. now=True runs the job here, through the same wrapper")
 		inline = jobkit.enqueue("demo.jobs.resize_images", now=True, count=2)
 		print(f"   status={inline.status} result={inline.result!r}")
 		check(inline.result == "resized 2 images", "inline run returned the result")
 
-		heading("9. bad input: a clear error, and nothing is enqueued")
+		heading("10. bad input: a clear error, and nothing is enqueued")
 		before = job_count(connection)
 		bad_calls = [
 			("unknown queue", lambda: jobkit.enqueue("demo.jobs.resize_images", queue="urgent", count=1)),
@@ -175,7 +205,7 @@ def main() -> int:
 				check(False, f"{label} was accepted")
 		check(job_count(connection) == before, "no job was written by the rejected calls")
 	finally:
-		heading("10. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
+		heading("11. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
 		codes = [stop_worker(worker) for worker in workers]
 		check(all(code == 0 for code in codes), f"workers exited cleanly (exit codes {codes})")
 

@@ -50,3 +50,10 @@ def flaky_sync(name: str) -> str:
 	if job.attempt < 3:
 		raise ConnectionError(f"lost the connection to the bank (attempt {job.attempt})")
 	return f"{name} synced on attempt {job.attempt}"
+
+
+def push_invoice(invoice: str, api_token: str) -> str:
+	"""Fail while the bank's API is down (a flag in Redis stands for it)."""
+	if not jobkit.get_host().connection.exists("demo:bank-up"):
+		raise ConnectionError(f"bank API unreachable while pushing {invoice}")
+	return f"{invoice} pushed with token {api_token[:3]}…"

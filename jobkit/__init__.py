@@ -17,6 +17,7 @@ from jobkit.engine.deadletter_store import DeadLetters
 from jobkit.engine.enqueue import enqueue as _enqueue
 from jobkit.engine.errors import (
 	DuplicateJob,
+	FinalFailure,
 	InvalidArgument,
 	InvalidMethod,
 	InvalidTimeout,
@@ -38,6 +39,7 @@ __all__ = [
 	"DeadLetter",
 	"DeadLetters",
 	"DuplicateJob",
+	"FinalFailure",
 	"Host",
 	"InvalidArgument",
 	"InvalidMethod",

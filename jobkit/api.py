@@ -1,12 +1,18 @@
 """Whitelisted endpoints for the desk. Each checks permission on its first line."""
 
+import json
+
 import frappe
 
+from jobkit import failed_jobs
 from jobkit.engine import unique
 from jobkit.engine.enqueue import MAX_JOB_ID_LENGTH
 from jobkit.frappe_host import host
 
 MANAGER_ROLE = "System Manager"
+# Records one call may act on: a page of the list view, many times over.
+MAX_NAMES_PER_CALL = 500
+MAX_NAME_LENGTH = 140
 
 
 @frappe.whitelist()
@@ -34,6 +40,49 @@ def clear_unique_lock(job_id: str, force: bool = False) -> dict:
 	released = unique.unlock(host.connection, host.namespace, job_id)
 	frappe.logger("jobkit").info(f"unique key of {job_id} cleared by {frappe.session.user}: {released}")
 	return {"job_id": job_id, "released": released}
+
+
+@frappe.whitelist(methods=["POST"])
+def retry_failed_jobs(names: list | str) -> dict:
+	"""Enqueue the stored job of each Failed record again; each record that was retried becomes Retried.
+
+	Returns ``{"retried": {name: new RQ job id}, "errors": {name: why not}, "message": ...}``: a
+	record that cannot be retried (not Failed any more, its unique job already queued, its method
+	gone) is reported and the others go on.
+	"""
+	frappe.only_for(MANAGER_ROLE)
+	done, errors = failed_jobs.for_each(_checked_names(names), failed_jobs.retry_as_rq_id)
+	message = frappe._("{0} retried, {1} not retried").format(len(done), len(errors))
+	return {"retried": done, "errors": errors, "message": message}
+
+
+@frappe.whitelist(methods=["POST"])
+def discard_failed_jobs(names: list | str) -> dict:
+	"""Mark each Failed record Discarded. Returns ``{"discarded": [...], "errors": {name: why not}}``."""
+	frappe.only_for(MANAGER_ROLE)
+	done, errors = failed_jobs.for_each(_checked_names(names), failed_jobs.discard)
+	message = frappe._("{0} discarded, {1} not discarded").format(len(done), len(errors))
+	return {"discarded": list(done), "errors": errors, "message": message}
+
+
+def _checked_names(names: object) -> list[str]:
+	if isinstance(names, str):
+		try:
+			names = json.loads(names)
+		except ValueError:
+			names = [names]  # a single record name, as a form sends it in a URL
+	if (
+		not isinstance(names, list)
+		or not 0 < len(names) <= MAX_NAMES_PER_CALL
+		or not all(isinstance(name, str) and 0 < len(name) <= MAX_NAME_LENGTH for name in names)
+	):
+		frappe.throw(
+			frappe._("names must be a list of 1 to {0} record names (text of at most {1} characters)").format(
+				MAX_NAMES_PER_CALL, MAX_NAME_LENGTH
+			),
+			exc=frappe.ValidationError,
+		)
+	return list(dict.fromkeys(names))
 
 
 def _checked_job_id(job_id: object) -> str:

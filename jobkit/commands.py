@@ -1,5 +1,7 @@
 """Bench commands: `bench --site SITE jobkit <command>`."""
 
+from contextlib import contextmanager
+
 import click
 from frappe.commands import get_site, pass_context
 
@@ -11,20 +13,29 @@ def jobkit_commands():
 	"""jobkit: background job tools."""
 
 
+@contextmanager
+def connected_site(context):
+	"""The command's site, connected as Administrator for the block, and closed after it."""
+	import frappe
+
+	site = get_site(context)
+	frappe.init(site=site)
+	frappe.connect()
+	try:
+		yield site
+	finally:
+		frappe.destroy()
+
+
 @jobkit_commands.command("unlock")
 @click.argument("job_id")
 @click.option("--force", is_flag=True, help="Release the key even if its job is still queued or running.")
 @pass_context
 def unlock(context, job_id: str, force: bool = False):
 	"""Show and release the unique key of JOB_ID (the job_id given to jobkit.enqueue)."""
-	import frappe
-
 	from jobkit.engine import unique
 
-	site = get_site(context)
-	frappe.init(site=site)
-	frappe.connect()
-	try:
+	with connected_site(context) as site:
 		from jobkit.frappe_host import host
 
 		held = unique.lock_info(host.connection, host.namespace, job_id)
@@ -46,8 +57,49 @@ def unlock(context, job_id: str, force: bool = False):
 			raise SystemExit(EXIT_REFUSED)
 		released = unique.unlock(host.connection, host.namespace, job_id)
 		click.secho(f"{job_id}: released ({', '.join(released) or 'nothing left to release'})", fg="green")
-	finally:
-		frappe.destroy()
+
+
+@jobkit_commands.command("retry")
+@click.argument("names", nargs=-1)
+@click.option("--all-failed", is_flag=True, help="Every Jobkit Failed Job record still Failed.")
+@pass_context
+def retry(context, names: tuple[str, ...], all_failed: bool = False):
+	"""Enqueue again the stored job of Jobkit Failed Job records NAMES (exit 1 if any is refused)."""
+	from jobkit import failed_jobs
+
+	with connected_site(context):
+		_act_on_failed_jobs(names, all_failed, "retried", failed_jobs.retry_as_rq_id)
+
+
+@jobkit_commands.command("discard")
+@click.argument("names", nargs=-1)
+@click.option("--all-failed", is_flag=True, help="Every Jobkit Failed Job record still Failed.")
+@pass_context
+def discard(context, names: tuple[str, ...], all_failed: bool = False):
+	"""Mark Jobkit Failed Job records NAMES Discarded (exit 1 if any is refused)."""
+	from jobkit import failed_jobs
+
+	with connected_site(context):
+		_act_on_failed_jobs(names, all_failed, "discarded", failed_jobs.discard)
+
+
+def _act_on_failed_jobs(names, all_failed: bool, done: str, action) -> None:
+	import frappe
+
+	from jobkit import failed_jobs
+
+	if bool(names) == all_failed:
+		raise click.UsageError("give the names of Jobkit Failed Job records, or --all-failed (not both)")
+	if all_failed:
+		names = frappe.get_all(failed_jobs.DOCTYPE, filters={"status": failed_jobs.FAILED}, pluck="name")
+	results, refused = failed_jobs.for_each(names, action)
+	for name, result in results.items():
+		click.echo(f"{name}: {done}" + (f" as {result}" if result else ""))
+	for name, reason in refused.items():
+		click.secho(f"{name}: not {done}: {reason}", fg="yellow")
+	click.echo(f"{len(results)} {done}, {len(refused)} refused")
+	if refused:
+		raise SystemExit(EXIT_REFUSED)
 
 
 @click.command("jobkit-scheduler")

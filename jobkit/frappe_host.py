@@ -128,5 +128,10 @@ class FrappeHost:
 	def log_error(self, title: str, message: str | None = None) -> None:
 		frappe.log_error(title=title, message=message)
 
+	def dead_letter(self, letter) -> None:
+		from jobkit import failed_jobs
+
+		failed_jobs.record(letter)
+
 
 host = FrappeHost()

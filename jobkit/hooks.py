@@ -15,3 +15,7 @@ scheduler_events = {
 		"* * * * *": ["jobkit.tasks.promote.promote_due"],
 	},
 }
+
+# Log Settings prunes "Jobkit Failed Job" records daily after this many days unless a System
+# Manager sets another number there.
+default_log_clearing_doctypes = {"Jobkit Failed Job": 30}

@@ -60,3 +60,11 @@ class RetryLater(JobkitError):
 
 class UnknownDeadLetter(JobkitError):
 	"""No dead letter has this id (never written, already retried or discarded, or expired)."""
+
+
+class FinalFailure(JobkitError):
+	"""A job's last attempt failed with an error its host would retry on its own (its ``__cause__``).
+
+	Raised in place of that error so that the host does not run the job again behind jobkit's back
+	(Frappe's execute_job re-runs a job that hit a deadlock, up to five times in-process).
+	"""

@@ -28,16 +28,22 @@ except ImportError:  # pragma: no cover - redis is a dependency
 	pass
 
 
-def policy_of(envelope: dict, exc: BaseException) -> Retry | None:
+def policy_of(host, envelope: dict, exc: BaseException) -> Retry | None:
+	"""The job's retry policy; without one, ``Retry()`` for what is retried without asking.
+
+	That is ``RetryLater``, and what the host itself would retry (Frappe's execute_job re-runs a
+	job that hit a database deadlock or lock-wait timeout): jobkit does it instead, delayed and as
+	the same user, so a job without a policy is no worse off than under ``frappe.enqueue``.
+	"""
 	data = envelope.get("retry")
 	if data:
 		return Retry.from_envelope(data)
-	return Retry() if isinstance(exc, RetryLater) else None
+	return Retry() if isinstance(exc, RetryLater) or host.is_transient(exc) else None
 
 
 def next_delay(host, envelope: dict, exc: BaseException) -> float | None:
 	"""Seconds until the next attempt, or None when this failure is final."""
-	policy = policy_of(envelope, exc)
+	policy = policy_of(host, envelope, exc)
 	attempt = envelope.get("attempt", 1)
 	if policy is None or attempt >= policy.max_attempts or isinstance(exc, policy.give_up_on):
 		return None

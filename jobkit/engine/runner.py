@@ -12,7 +12,7 @@ import traceback
 from typing import Any
 
 from jobkit.engine import context, deadletter, defaults, methods, retries, unique
-from jobkit.engine.errors import JobkitError
+from jobkit.engine.errors import FinalFailure, JobkitError
 from jobkit.engine.host import Host, RQHost
 
 
@@ -82,6 +82,11 @@ def execute(host: Host, envelope: dict, *, rq_job) -> Any:
 						return None
 					_write_dead_letter(host, envelope, rq_job, exc)
 				_run_failure_callback(host, envelope, rq_job, *sys.exc_info())
+				if rq_job is not None and host.is_transient(exc):
+					raise FinalFailure(
+						f"{envelope['method']} failed for good on attempt {job.attempt}: "
+						f"{type(exc).__name__}: {exc}"
+					) from exc
 				raise
 			host.commit()
 			callback = envelope.get("on_success")

@@ -35,3 +35,15 @@ def deadlock_twice(marker: str) -> str:
 			1213, "Deadlock found when trying to get lock; try restarting transaction"
 		)
 	return record(marker)
+
+
+def always_deadlock(marker: str, **settings) -> None:
+	"""Fail every run with a database deadlock: retried by the policy, then a failed job."""
+	raise frappe.db.InternalError(1213, f"Deadlock found when trying to get lock ({marker})")
+
+
+def fail_until_fixed(marker: str, api_key: str) -> str:
+	"""Fail until the test sets the marker's `fixed` flag (a fix deployed); then record the key used."""
+	if not frappe.cache.get(f"jobkit-test-fixed:{marker}"):
+		raise frappe.ValidationError(f"jobkit test failure {marker}")
+	return record(f"{marker}|api_key={api_key}")

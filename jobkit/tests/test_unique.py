@@ -17,6 +17,7 @@ from jobkit.tests.utils import (
 	delete_test_records,
 	enforced_permissions,
 	ensure_user,
+	run_bench,
 	run_bench_worker,
 )
 
@@ -24,7 +25,6 @@ QUEUE = "short"
 RACERS = 8
 ATTEMPTS = 200
 PLAIN_USER = "jobkit.plain@example.com"
-BENCH_HELPER = [sys.executable, "-m", "frappe.utils.bench_helper", "frappe"]
 
 RACER = """
 import json, sys
@@ -163,13 +163,7 @@ class TestUnique(JobkitTestCase):
 		handle = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, job_id=job_id, marker=job_id)
 
 		def unlock(*flags):
-			return subprocess.run(
-				[*BENCH_HELPER, "--site", frappe.local.site, "jobkit", "unlock", job_id, *flags],
-				cwd=os.path.join(frappe.utils.get_bench_path(), "sites"),
-				capture_output=True,
-				text=True,
-				timeout=120,
-			)
+			return run_bench("--site", frappe.local.site, "jobkit", "unlock", job_id, *flags)
 
 		refused = unlock()
 		self.assertEqual(refused.returncode, 1, refused.stderr)

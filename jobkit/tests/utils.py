@@ -15,6 +15,7 @@ except ImportError:  # Frappe v15
 WORKER_TIMEOUT_SECONDS = 300
 
 TEST_USER = "jobkit.tester@example.com"
+BENCH_HELPER = [sys.executable, "-m", "frappe.utils.bench_helper", "frappe"]
 
 __all__ = [
 	"TEST_USER",
@@ -23,16 +24,19 @@ __all__ = [
 	"delete_test_records",
 	"enforced_permissions",
 	"ensure_user",
+	"run_bench",
 	"run_bench_worker",
 ]
 
 
-def ensure_user(email: str, first_name: str) -> None:
-	"""A website user (no desk roles) for the tests, created once and committed."""
+def ensure_user(email: str, first_name: str, roles: tuple[str, ...] = ()) -> None:
+	"""A user for the tests with these roles (none: a website user), created once and committed."""
 	if not frappe.db.exists("User", email):
 		frappe.get_doc(
 			{"doctype": "User", "email": email, "first_name": first_name, "send_welcome_email": 0}
 		).insert(ignore_permissions=True)
+	if roles:
+		frappe.get_doc("User", email).add_roles(*roles)
 	frappe.db.commit()
 
 
@@ -42,6 +46,10 @@ def delete_test_records() -> None:
 	frappe.db.rollback()
 	frappe.db.delete("ToDo", {"description": ("like", "jobkit-test-%")})
 	frappe.db.delete("ToDo", {"description": ("like", "failure-callback|%")})
+	test_jobs = ("like", "jobkit.tests.%")
+	failed = frappe.get_all("Jobkit Failed Job", filters={"method": test_jobs}, pluck="name")
+	frappe.db.delete("Jobkit Failed Job Attempt", {"parent": ("in", failed or [""])})
+	frappe.db.delete("Jobkit Failed Job", {"method": test_jobs})
 	frappe.db.commit()
 
 
@@ -56,15 +64,20 @@ def enforced_permissions():
 		frappe.flags.in_test = in_test
 
 
-def run_bench_worker(queue: str) -> str:
-	"""Run `bench worker --queue <queue> --burst` for this bench; return its output."""
-	result = subprocess.run(
-		[sys.executable, "-m", "frappe.utils.bench_helper", "frappe", "worker", "--queue", queue, "--burst"],
+def run_bench(*args: str) -> subprocess.CompletedProcess:
+	"""Run `bench <args>` for this bench, from its sites folder, as `bench` itself does."""
+	return subprocess.run(
+		[*BENCH_HELPER, *args],
 		cwd=os.path.join(frappe.utils.get_bench_path(), "sites"),
 		capture_output=True,
 		text=True,
 		timeout=WORKER_TIMEOUT_SECONDS,
 	)
+
+
+def run_bench_worker(queue: str) -> str:
+	"""Run `bench worker --queue <queue> --burst` for this bench; return its output."""
+	result = run_bench("worker", "--queue", queue, "--burst")
 	output = result.stdout + result.stderr
 	if result.returncode != 0:
 		raise AssertionError(f"bench worker exited {result.returncode}:\n{output}")

@@ -1,0 +1,22 @@
+// Retry and Discard on one record; the list view offers the same for many.
+frappe.ui.form.on("Jobkit Failed Job", {
+	refresh(frm) {
+		if (frm.doc.status !== "Failed" || !frappe.user.has_role("System Manager")) return;
+		const act = (action) =>
+			frappe
+				.xcall(`jobkit.api.${action}_failed_jobs`, { names: [frm.doc.name] })
+				.then((outcome) => {
+					const error = outcome.errors[frm.doc.name];
+					if (error) {
+						frappe.msgprint({ message: frappe.utils.escape_html(error), indicator: "red" });
+					} else {
+						frappe.show_alert({ message: frappe.utils.escape_html(outcome.message), indicator: "green" });
+					}
+					frm.reload_doc();
+				});
+		frm.add_custom_button(__("Retry"), () => act("retry"));
+		frm.add_custom_button(__("Discard"), () =>
+			frappe.confirm(__("Discard this failed job? It will not be run again."), () => act("discard"))
+		);
+	},
+});

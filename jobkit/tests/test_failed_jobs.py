@@ -1,0 +1,175 @@
+"""Jobkit Failed Job records on a real site: written by real bench workers, retried and discarded."""
+
+import time
+from uuid import uuid4
+
+import frappe
+
+import jobkit
+from jobkit import Retry, api, failed_jobs
+from jobkit.tests.utils import (
+	TEST_USER,
+	SiteJobsTestCase,
+	enforced_permissions,
+	ensure_user,
+	run_bench,
+	run_bench_worker,
+)
+
+QUEUE = "short"
+MANAGER = "jobkit.manager@example.com"
+SECRET = "sk-live-7f3a9c"
+
+
+class TestFailedJobs(SiteJobsTestCase):
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		ensure_user(MANAGER, "Jobkit Manager", roles=("System Manager",))
+
+	def run_until_final(self, handle, timeout: float = 120) -> None:
+		"""Run workers (and promote retries) until the job has ended."""
+		deadline = time.monotonic() + timeout
+		while handle.status not in ("finished", "failed") and time.monotonic() < deadline:
+			run_bench_worker(QUEUE)
+			time.sleep(0.3)
+			jobkit.promote_due()
+		frappe.db.commit()
+
+	def failed_job_of(self, marker: str, **enqueue):
+		frappe.set_user(TEST_USER)
+		handle = jobkit.enqueue(queue=QUEUE, marker=marker, **enqueue)
+		frappe.set_user("Administrator")
+		self.run_until_final(handle)
+		self.assertEqual(handle.status, "failed")
+		[name] = frappe.get_all(
+			"Jobkit Failed Job", filters={"kwargs": ("like", f"%{marker}%")}, pluck="name"
+		)
+		return frappe.get_doc("Jobkit Failed Job", name)
+
+	def test_a_job_that_always_fails_leaves_one_record_with_its_secrets_redacted(self):
+		marker = f"jobkit-test-{uuid4().hex}"
+		record = self.failed_job_of(
+			marker,
+			method="jobkit.tests.jobs.always_deadlock",
+			retry=Retry(max_attempts=2, backoff=0.2, jitter=False),
+			api_key=SECRET,
+			connection={"password": "hunter2", "host": "db1.internal"},
+			reference_doctype="User",
+			reference_name=TEST_USER,
+		)
+		self.assertEqual(
+			(record.status, record.method, record.queue, record.user, record.attempts),
+			("Failed", "jobkit.tests.jobs.always_deadlock", QUEUE, TEST_USER, 2),
+		)
+		self.assertEqual([row.attempt for row in record.attempt_errors], [1, 2])
+		self.assertTrue(all("Deadlock found" in row.error for row in record.attempt_errors))
+		self.assertLessEqual(record.first_failed_at, record.last_failed_at)
+		self.assertIn("Deadlock found", record.traceback)
+		self.assertEqual((record.reference_doctype, record.reference_name), ("User", TEST_USER))
+		self.assertIn("db1.internal", record.kwargs)
+		for secret in (SECRET, "hunter2"):
+			self.assertNotIn(secret, record.kwargs)
+			self.assertNotIn(secret, record.as_json())  # nor in the stored job, which is encrypted
+		# One Error Log for the final failure; the retried attempt was not an error.
+		self.assertEqual(
+			frappe.db.count(
+				"Error Log", {"method": "jobkit.tests.jobs.always_deadlock", "error": ("like", f"%{marker}%")}
+			),
+			1,
+		)
+
+	def test_retry_as_a_system_manager_runs_the_stored_job_as_its_user(self):
+		marker = f"jobkit-test-{uuid4().hex}"
+		record = self.failed_job_of(marker, method="jobkit.tests.jobs.fail_until_fixed", api_key=SECRET)
+		frappe.cache.set(f"jobkit-test-fixed:{marker}", 1)  # the fix is deployed
+
+		frappe.set_user(MANAGER)
+		with enforced_permissions():
+			outcome = api.retry_failed_jobs(names=[record.name])
+		frappe.set_user("Administrator")
+		self.assertEqual(outcome["errors"], {})
+		record.reload()
+		self.assertEqual(
+			(record.status, record.retried_as, record.resolved_by),
+			("Retried", outcome["retried"][record.name], MANAGER),
+		)
+
+		run_bench_worker(QUEUE)
+		frappe.db.commit()
+		todos = frappe.get_all(
+			"ToDo", filters={"description": ("like", f"{marker}|%")}, fields=["owner", "description"]
+		)
+		self.assertEqual(len(todos), 1)
+		self.assertEqual(todos[0].owner, TEST_USER)  # the job's user, not the manager who retried
+		self.assertIn(f"api_key={SECRET}", todos[0].description)  # the real value, not the redacted one
+
+		again = api.retry_failed_jobs(names=[record.name])
+		self.assertIn("Retried already", again["errors"][record.name])
+
+	def test_retry_and_discard_without_the_role_are_refused(self):
+		record = self.failed_job_of(
+			f"jobkit-test-{uuid4().hex}", method="jobkit.tests.jobs.fail_until_fixed", api_key=SECRET
+		)
+		with enforced_permissions():
+			for user in ("Guest", TEST_USER):
+				frappe.set_user(user)
+				with self.assertRaises(frappe.PermissionError):
+					api.retry_failed_jobs(names=[record.name])
+				with self.assertRaises(frappe.PermissionError):
+					api.discard_failed_jobs(names=[record.name])
+		frappe.set_user("Administrator")
+		self.assertEqual(frappe.db.get_value("Jobkit Failed Job", record.name, "status"), "Failed")
+		self.assertFalse(frappe.has_permission("Jobkit Failed Job", "read", user=TEST_USER))
+
+	def test_a_discarded_record_is_not_retried(self):
+		record = self.failed_job_of(
+			f"jobkit-test-{uuid4().hex}", method="jobkit.tests.jobs.fail_until_fixed", api_key=SECRET
+		)
+		outcome = api.discard_failed_jobs(names=[record.name, "no-such-record"])
+		self.assertEqual(outcome["discarded"], [record.name])
+		self.assertIn("does not exist", outcome["errors"]["no-such-record"])
+		self.assertEqual(frappe.db.get_value("Jobkit Failed Job", record.name, "status"), "Discarded")
+		self.assertIn("Discarded already", api.retry_failed_jobs(names=[record.name])["errors"][record.name])
+
+	def test_bad_names_are_refused_with_a_clear_error(self):
+		for names in ([], [""], ["x" * 141], [1], '{"a": 1}', ["n"] * 501):
+			with self.assertRaises(frappe.ValidationError, msg=repr(names)):
+				api.retry_failed_jobs(names=names)
+		with self.assertRaises(TypeError):  # Frappe checks the declared type (list | str) first
+			api.retry_failed_jobs(names={"a": 1})
+
+	def test_bench_retry_command(self):
+		marker = f"jobkit-test-{uuid4().hex}"
+		record = self.failed_job_of(marker, method="jobkit.tests.jobs.fail_until_fixed", api_key=SECRET)
+		frappe.cache.set(f"jobkit-test-fixed:{marker}", 1)
+		site = frappe.local.site
+
+		result = run_bench("--site", site, "jobkit", "retry", record.name, "no-such-record")
+		self.assertEqual(result.returncode, 1, result.stderr)  # one refused
+		self.assertIn(f"{record.name}: retried as", result.stdout)
+		self.assertIn("no-such-record: not retried", result.stdout)
+		frappe.db.rollback()  # see what the command committed
+		self.assertEqual(frappe.db.get_value("Jobkit Failed Job", record.name, "status"), "Retried")
+		run_bench_worker(QUEUE)
+
+	def test_records_older_than_the_log_settings_retention_are_pruned(self):
+		old, recent = (
+			self.failed_job_of(
+				f"jobkit-test-{uuid4().hex}", method="jobkit.tests.jobs.fail_until_fixed", api_key="k"
+			)
+			for _ in range(2)
+		)
+		frappe.db.set_value(
+			"Jobkit Failed Job", old.name, "modified", frappe.utils.add_days(None, -31), update_modified=False
+		)
+		settings = frappe.get_doc("Log Settings")
+		settings.add_default_logtypes()
+		[entry] = [row for row in settings.logs_to_clear if row.ref_doctype == "Jobkit Failed Job"]
+		self.assertEqual(entry.days, 30)
+
+		frappe.get_doc({"doctype": "Jobkit Failed Job"}).clear_old_logs(days=entry.days)
+		self.assertFalse(frappe.db.exists("Jobkit Failed Job", old.name))
+		self.assertFalse(frappe.db.exists("Jobkit Failed Job Attempt", {"parent": old.name}))
+		self.assertTrue(frappe.db.exists("Jobkit Failed Job", recent.name))
+		self.assertEqual(failed_jobs.prune(30), 0)
