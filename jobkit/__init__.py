@@ -22,6 +22,8 @@ from jobkit.engine.errors import (
 	InvalidMethod,
 	InvalidTimeout,
 	JobkitError,
+	LockNotOwned,
+	LockTimeout,
 	NotConfigured,
 	PayloadTooLarge,
 	RetryLater,
@@ -31,6 +33,8 @@ from jobkit.engine.errors import (
 )
 from jobkit.engine.handle import JobHandle
 from jobkit.engine.host import Host, RQHost
+from jobkit.engine.jobfunction import JobFunction, job
+from jobkit.engine.locks import Lock, lock
 from jobkit.engine.retry import Retry
 
 __version__ = "0.1.0"
@@ -45,8 +49,12 @@ __all__ = [
 	"InvalidMethod",
 	"InvalidTimeout",
 	"JobContext",
+	"JobFunction",
 	"JobHandle",
 	"JobkitError",
+	"Lock",
+	"LockNotOwned",
+	"LockTimeout",
 	"NotConfigured",
 	"PayloadTooLarge",
 	"RQHost",
@@ -62,6 +70,8 @@ __all__ = [
 	"enqueue",
 	"get_host",
 	"is_enqueued",
+	"job",
+	"lock",
 	"promote_due",
 ]
 

@@ -125,3 +125,41 @@ def fail_until_fixed(key: str, **settings) -> str:
 	if not connection.exists(f"{key}:fixed"):
 		raise ConnectionError(f"upstream refused {key}")
 	return "fixed"
+
+
+@jobkit.job(queue="long", timeout=900, retry=2)
+def nightly_sync(region: str = "eu") -> dict:
+	"""A job with declared defaults: it reports where and how it ran."""
+	from rq import get_current_job
+
+	job = jobkit.current_job()
+	return {
+		"region": region,
+		"queue": job.queue,
+		"timeout": get_current_job().timeout,
+		"attempt": job.attempt,
+	}
+
+
+@jobkit.job(queue="long", job_id="sync::{customer}")
+def sync_customer(customer: str) -> str:
+	return f"{customer} synced"
+
+
+@jobkit.job(lock="report::{day}")
+def locked_report(day: str, hold_key: str = "") -> str:
+	"""Runs under a lock named after its day; holds it until ``hold_key`` is pushed, if given."""
+	if hold_key:
+		connection = jobkit.get_host().connection
+		_log(f"{hold_key}:log", "holding")
+		connection.blpop([hold_key], timeout=60)
+	return f"report for {day}"
+
+
+@jobkit.job(queue="long", timeout=600)
+def scheduled_cleanup() -> None:
+	"""A scheduler target: each run records itself and lasts until the test pushes ``cleanup:go``."""
+	connection = jobkit.get_host().connection
+	job = jobkit.current_job()  # None when called directly
+	_log("cleanup:runs", {"queue": job and job.queue, "id": job and job.id})
+	connection.blpop(["cleanup:go"], timeout=60)

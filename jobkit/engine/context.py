@@ -41,19 +41,24 @@ def configure(
 	*,
 	connection=None,
 	namespace: str = "default",
+	host: Host | None = None,
 	**options,
-) -> RQHost:
-	"""Select the plain-RQ host for this process (outside Frappe).
+) -> Host:
+	"""Select the plain-RQ host for this process (outside Frappe), or a ``host`` of your own.
 
 	Give ``redis_url`` or a ``redis.Redis`` ``connection``; with neither, ``JOBKIT_REDIS_URL``
-	is read. ``options``: ``queues`` ({name: default timeout}), ``max_payload_bytes``,
-	``check_methods``, ``result_ttl``, ``failure_ttl``, ``lease_seconds``, ``dead_letter_ttl``.
-	Redis is pinged, so a wrong address fails here rather than at the first enqueue.
+	is read; or give ``host``, a ready ``Host`` (e.g. an ``RQHost`` subclass that adds a scheduler).
+	``options``: ``queues`` ({name: default timeout}), ``max_payload_bytes``, ``check_methods``,
+	``result_ttl``, ``failure_ttl``, ``lease_seconds``, ``dead_letter_ttl``. Redis is pinged,
+	so a wrong address fails here rather than at the first enqueue.
 	"""
 	global _configured
-	if redis_url is not None and connection is not None:
-		raise NotConfigured("give redis_url or connection to jobkit.configure, not both")
-	if connection is not None:
+	if sum(given is not None for given in (redis_url, connection, host)) > 1:
+		raise NotConfigured("give one of redis_url, connection or host to jobkit.configure")
+	if host is not None:
+		if not isinstance(host, Host):
+			raise NotConfigured(f"host must implement jobkit.Host, not {type(host).__name__}")
+	elif connection is not None:
 		host = RQHost(connection, namespace, **options)
 	elif redis_url is not None:
 		host = rq_host_from_url(redis_url, namespace, **options)
@@ -105,6 +110,14 @@ def get_host() -> Host:
 		"elsewhere call jobkit.configure(redis_url='redis://host:port/db', namespace='myapp') "
 		"or set JOBKIT_REDIS_URL (and JOBKIT_NAMESPACE) in the environment"
 	)
+
+
+def find_host() -> Host | None:
+	"""The host ``get_host`` would return, or None where there is none."""
+	try:
+		return get_host()
+	except NotConfigured:
+		return None
 
 
 def current_job() -> JobContext | None:

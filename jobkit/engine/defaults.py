@@ -18,6 +18,9 @@ FAILURE_TTL = 7 * 24 * 60 * 60
 # process lives, so a killed job frees its key within this many seconds.
 LEASE_SECONDS = 60
 
+# A lock's TTL when none is given: how long a crashed holder (no auto-extend) blocks the others.
+LOCK_TTL = 60
+
 # How long the plain-RQ host keeps a dead letter (a job's record of its final failure). On a
 # Frappe site, Log Settings decides ("Jobkit Failed Job", 30 days unless changed there).
 DEAD_LETTER_TTL = 30 * 24 * 60 * 60

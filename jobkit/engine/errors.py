@@ -68,3 +68,16 @@ class FinalFailure(JobkitError):
 	Raised in place of that error so that the host does not run the job again behind jobkit's back
 	(Frappe's execute_job re-runs a job that hit a deadlock, up to five times in-process).
 	"""
+
+
+class LockTimeout(JobkitError):
+	"""A lock stayed held by another owner for longer than the caller would wait."""
+
+	def __init__(self, message: str, name: str, holder: str | None):
+		super().__init__(message)
+		self.name = name
+		self.holder = holder
+
+
+class LockNotOwned(JobkitError):
+	"""Releasing or extending a lock this owner does not hold (it expired, or another owner has it)."""

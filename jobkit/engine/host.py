@@ -86,6 +86,12 @@ class Host(Protocol):
 	def dead_letter(self, letter: DeadLetter) -> None:
 		"""Keep the record of a job whose last attempt failed, where people can retry it."""
 
+	def scheduler_target(self) -> str | None:
+		"""The dotted path the host's scheduler is running as a scheduled target here, if any."""
+
+	def record_skipped_run(self, method: str, job_id: str, holder: str, holder_status: str | None) -> None:
+		"""Record that a scheduled run was skipped because the previous one is still going."""
+
 
 class RQHost:
 	"""A plain Redis + RQ application: scripts, Flask, FastAPI, and jobkit's own engine tests.
@@ -196,6 +202,12 @@ class RQHost:
 
 	def dead_letter(self, letter: DeadLetter) -> None:
 		self.dead_letters.add(letter)
+
+	def scheduler_target(self) -> str | None:
+		return None  # plain RQ has no scheduler that calls functions as targets
+
+	def record_skipped_run(self, method: str, job_id: str, holder: str, holder_status: str | None) -> None:
+		logger.warning("jobkit: skipped a run of %s: %s is still %s", method, holder, holder_status)
 
 
 def rq_host_from_url(redis_url: str, namespace: str = "default", **options) -> RQHost:

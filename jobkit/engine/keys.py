@@ -18,6 +18,9 @@ UNIQUE = "jobkit:{namespace}:unique:{job_id}"
 # The run lock of a `while_executing` job (value: the RQ id of the job running).
 RUNNING = "jobkit:{namespace}:running:{job_id}"
 
+# A named lock (``jobkit.lock``; value: the owner's token).
+LOCK = "jobkit:{namespace}:lock:{name}"
+
 # The plain-RQ host's dead letters: an index (sorted set, scored by the last failure's time) and
 # one key per letter (its pickled record), both for the RQ id of the job's last attempt.
 DEAD_LETTERS = "jobkit:{namespace}:dead"
@@ -49,6 +52,10 @@ def unique(namespace: str, job_id: str) -> str:
 
 def running(namespace: str, job_id: str) -> str:
 	return RUNNING.format(namespace=namespace, job_id=job_id)
+
+
+def lock(namespace: str, name: str) -> str:
+	return LOCK.format(namespace=namespace, name=name)
 
 
 def dead_letters(namespace: str) -> str:
