@@ -166,12 +166,32 @@ def main() -> int:
 		except jobkit.UnknownDeadLetter as e:
 			print(f"   retry it again: {type(e).__name__}: {e}")
 
-		heading("9. now=True runs the job here, through the same wrapper")
+		heading("9. jobkit.lock: one holder at a time, across processes; only the owner releases")
+		with jobkit.lock("recompute::ACME", ttl=30) as held:
+			try:
+				jobkit.lock("recompute::ACME", wait=0.2).acquire()
+			except jobkit.LockTimeout as e:
+				print(f"   a second owner: {type(e).__name__}: {e}")
+			check(held.locked(), "the first owner still holds it")
+		check(not held.locked(), "released at the end of the block")
+
+		heading("10. @jobkit.job: defaults declared on the function")
+		from demo.jobs import rebuild_search_index
+
+		indexed = rebuild_search_index.enqueue(doctype="Customer")
+		print(f"   {rebuild_search_index!r}")
+		check(
+			(indexed.queue, indexed.fetch().timeout) == ("long", 900), "enqueued on 'long' with timeout 900"
+		)
+		check(wait_for(lambda: indexed.status == "finished"), "and run by a worker")
+		print(f"   result: {indexed.fetch().return_value()!r}; called directly: {rebuild_search_index()!r}")
+
+		heading("11. now=True runs the job here, through the same wrapper")
 		inline = jobkit.enqueue("demo.jobs.resize_images", now=True, count=2)
 		print(f"   status={inline.status} result={inline.result!r}")
 		check(inline.result == "resized 2 images", "inline run returned the result")
 
-		heading("10. bad input: a clear error, and nothing is enqueued")
+		heading("12. bad input: a clear error, and nothing is enqueued")
 		before = job_count(connection)
 		bad_calls = [
 			("unknown queue", lambda: jobkit.enqueue("demo.jobs.resize_images", queue="urgent", count=1)),
@@ -195,6 +215,8 @@ def main() -> int:
 					"demo.jobs.resize_images", retry=jobkit.Retry(backoff=100, max_backoff=10), count=1
 				),
 			),
+			("lock ttl <= 0", lambda: jobkit.lock("recompute::ACME", ttl=0)),
+			("job option", lambda: jobkit.job(queue="long", customer="ACME")),
 		]
 		for label, call in bad_calls:
 			try:
@@ -205,7 +227,7 @@ def main() -> int:
 				check(False, f"{label} was accepted")
 		check(job_count(connection) == before, "no job was written by the rejected calls")
 	finally:
-		heading("11. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
+		heading("13. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
 		codes = [stop_worker(worker) for worker in workers]
 		check(all(code == 0 for code in codes), f"workers exited cleanly (exit codes {codes})")
 

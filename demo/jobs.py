@@ -57,3 +57,10 @@ def push_invoice(invoice: str, api_token: str) -> str:
 	if not jobkit.get_host().connection.exists("demo:bank-up"):
 		raise ConnectionError(f"bank API unreachable while pushing {invoice}")
 	return f"{invoice} pushed with token {api_token[:3]}…"
+
+
+@jobkit.job(queue="long", timeout=900, retry=3)
+def rebuild_search_index(doctype: str = "Item") -> str:
+	"""A job with its defaults declared once: `rebuild_search_index.enqueue()` uses them."""
+	job = jobkit.current_job()
+	return f"{doctype} index rebuilt on {job.queue}" if job else f"{doctype} index rebuilt here"

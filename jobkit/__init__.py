@@ -64,6 +64,7 @@ __all__ = [
 	"UnknownQueue",
 	"UnserializableArguments",
 	"__version__",
+	"check_hooks",
 	"configure",
 	"current_job",
 	"dead_letters",
@@ -156,6 +157,19 @@ def dead_letters() -> DeadLetters:
 			"Job' records (desk list, `bench --site S jobkit retry NAME`, jobkit.failed_jobs.retry(name))"
 		)
 	return store
+
+
+def check_hooks(apps: list[str] | None = None) -> list:
+	"""Check every installed app's ``scheduler_events`` on the current Frappe site (or ``apps``).
+
+	One report per entry: app, event, cron, method, queue and timeout (of the hand-off for an
+	``@jobkit.job`` target), next three runs in the site's time zone, and findings (errors:
+	invalid cron, target that does not import or needs arguments, a method registered twice;
+	warnings: heavy-looking ``all`` entries, ``cron`` entries left on the 300 s default queue).
+	"""
+	from jobkit import hooks_check
+
+	return hooks_check.check_hooks(apps)
 
 
 def _frappe_site_host():

@@ -102,6 +102,50 @@ def _act_on_failed_jobs(names, all_failed: bool, done: str, action) -> None:
 		raise SystemExit(EXIT_REFUSED)
 
 
+@jobkit_commands.command("check")
+@click.option(
+	"--app", "apps", multiple=True, help="Check this app's hooks (repeatable; default: installed apps)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_context
+def check(context, apps: tuple[str, ...] = (), as_json: bool = False):
+	"""Check every scheduler_events entry; exit 1 if any has an error (for CI of dependent apps)."""
+	import json
+
+	from jobkit import hooks_check
+	from jobkit.engine.schedule_check import ERROR
+
+	with connected_site(context):
+		reports = hooks_check.check_hooks(list(apps) or None)
+	if as_json:
+		click.echo(json.dumps([hooks_check.as_dict(report) for report in reports], indent=1))
+	else:
+		for report in reports:
+			mark, colour = ("✓", "green") if report.ok else ("✗", "red")
+			if report.ok and report.findings:
+				mark, colour = "!", "yellow"
+			runs = ", ".join(run.strftime("%Y-%m-%d %H:%M %Z") for run in report.next_runs)
+			target = f"{report.queue} ({report.timeout} s)" + (
+				", handed off by @jobkit.job" if report.handed_off else ""
+			)
+			click.secho(
+				f"{mark} {report.app} {report.event} [{report.cron}] {report.method} -> {target}", fg=colour
+			)
+			if runs:
+				click.echo(f"    next: {runs}")
+			for finding in report.findings:
+				click.secho(
+					f"    {finding.severity} {finding.check}: {finding.message}",
+					fg="red" if finding.severity == ERROR else "yellow",
+				)
+	errors = sum(not report.ok for report in reports)
+	warnings = sum(1 for report in reports for finding in report.findings if finding.severity != ERROR)
+	if not as_json:
+		click.echo(f"{len(reports)} entries: {errors} with errors, {warnings} warnings")
+	if errors:
+		raise SystemExit(EXIT_REFUSED)
+
+
 @click.command("jobkit-scheduler")
 @click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between passes.")
 @click.option("--once", is_flag=True, help="Make one pass and exit.")

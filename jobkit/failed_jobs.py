@@ -15,6 +15,7 @@ from datetime import datetime
 import frappe
 from frappe import _
 
+from jobkit import log_retention
 from jobkit.engine import enqueue as engine_enqueue
 from jobkit.engine.deadletter import DeadLetter
 from jobkit.engine.errors import DuplicateJob, JobkitError
@@ -25,8 +26,6 @@ ATTEMPT_DOCTYPE = "Jobkit Failed Job Attempt"
 FAILED, RETRIED, DISCARDED = "Failed", "Retried", "Discarded"
 # Longest kwargs text shown on a record; the stored job keeps all of it.
 MAX_KWARGS_SHOWN = 100_000
-# Records deleted per statement when pruning, so a large backlog never holds one long lock.
-PRUNE_BATCH = 1000
 
 
 class NotRetried(JobkitError):
@@ -141,15 +140,7 @@ def _failed(name: str, action: str):
 
 def prune(days: int) -> int:
 	"""Delete the records left unchanged for ``days`` days (Log Settings sets how many)."""
-	cutoff = frappe.utils.add_days(frappe.utils.now_datetime(), -days)
-	deleted = 0
-	while names := frappe.get_all(
-		DOCTYPE, filters={"modified": ("<", cutoff)}, pluck="name", limit=PRUNE_BATCH
-	):
-		frappe.db.delete(ATTEMPT_DOCTYPE, {"parenttype": DOCTYPE, "parent": ("in", names)})
-		frappe.db.delete(DOCTYPE, {"name": ("in", names)})
-		deleted += len(names)
-	return deleted
+	return log_retention.prune(DOCTYPE, days, (ATTEMPT_DOCTYPE,))
 
 
 def seal(job: dict) -> str:

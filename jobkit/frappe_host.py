@@ -16,6 +16,8 @@ from jobkit.engine import defaults
 from jobkit.engine.runner import NamedRunner
 
 EXECUTE_JOB_PATH = "frappe.utils.background_jobs.execute_job"
+# The job Frappe's scheduler enqueues for every scheduler_events entry (its target in job_type).
+RUN_SCHEDULED_JOB_PATH = "frappe.core.doctype.scheduled_job_type.scheduled_job_type.run_scheduled_job"
 
 
 class FrappeHost:
@@ -132,6 +134,18 @@ class FrappeHost:
 		from jobkit import failed_jobs
 
 		failed_jobs.record(letter)
+
+	def scheduler_target(self) -> str | None:
+		# execute_job describes the job it runs in frappe.local.job (v15 and v16).
+		job = getattr(frappe.local, "job", None)
+		if not job or job.get("method") != RUN_SCHEDULED_JOB_PATH:
+			return None
+		return (job.get("kwargs") or {}).get("job_type")
+
+	def record_skipped_run(self, method: str, job_id: str, holder: str, holder_status: str | None) -> None:
+		from jobkit import skipped_runs
+
+		skipped_runs.record(method, job_id, holder, holder_status)
 
 
 host = FrappeHost()

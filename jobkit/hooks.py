@@ -16,6 +16,6 @@ scheduler_events = {
 	},
 }
 
-# Log Settings prunes "Jobkit Failed Job" records daily after this many days unless a System
-# Manager sets another number there.
-default_log_clearing_doctypes = {"Jobkit Failed Job": 30}
+# Log Settings prunes these records daily after this many days unless a System Manager sets
+# another number there ("Logs to Clear").
+default_log_clearing_doctypes = {"Jobkit Failed Job": 30, "Jobkit Skipped Run": 30}

@@ -74,13 +74,18 @@ class Lock:
 		while not connection.set(key, token, nx=True, px=_ms(self.ttl)):
 			left = deadline - time.monotonic()
 			if left <= 0:
-				holder = connection.get(key)
+				with connection.pipeline() as pipe:
+					holder, ttl_ms = pipe.get(key).pttl(key).execute()
 				holder = holder.decode() if holder else None
 				raise LockTimeout(
 					f"lock {self.name!r} is held by {holder or 'another owner'}"
 					+ (f" and stayed held for the {self.wait:g} s waited" if self.wait else "")
-					+ f"; it frees itself within {self.ttl:g} s of its holder's end. Retry later, or "
-					"pass wait= to wait for it",
+					+ (
+						f"; it expires in {ttl_ms / 1000:.1f} s unless its holder renews it"
+						if ttl_ms > 0
+						else ""
+					)
+					+ ". Retry later, or pass wait= to wait for it",
 					self.name,
 					holder,
 				)

@@ -1,5 +1,7 @@
 """Job functions for the Frappe-level tests; a real bench worker imports them by dotted path."""
 
+import time
+
 import frappe
 
 import jobkit
@@ -47,3 +49,20 @@ def fail_until_fixed(marker: str, api_key: str) -> str:
 	if not frappe.cache.get(f"jobkit-test-fixed:{marker}"):
 		raise frappe.ValidationError(f"jobkit test failure {marker}")
 	return record(f"{marker}|api_key={api_key}")
+
+
+@jobkit.job(queue="long", timeout=900)
+def scheduled_sync() -> None:
+	"""A scheduler target handed off to `long`: record where it ran, then last until the test says go."""
+	from rq import get_current_job
+
+	job = jobkit.current_job()  # None when called directly
+	where = f"queue={job.queue}|timeout={get_current_job().timeout}" if job else "called directly"
+	frappe.get_doc({"doctype": "ToDo", "description": f"jobkit-test-scheduled|{where}"}).insert(
+		ignore_permissions=True
+	)
+	frappe.db.commit()
+	deadline = time.monotonic() + 120
+	# exists(), not get_value(): get_value keeps a miss in the job's local cache.
+	while not frappe.cache.exists("jobkit-test-scheduled-go") and time.monotonic() < deadline:
+		time.sleep(0.1)
