@@ -50,6 +50,19 @@ def no_host(monkeypatch):
 	context.reset()
 
 
+@pytest.fixture
+def running(redis_url):
+	"""A long-running worker and a promoter (0.1 s passes), as on a production host."""
+	from tests.workers import start_promoter, start_worker, stop_workers
+
+	worker = start_worker(redis_url)
+	promoter = start_promoter(redis_url)
+	yield
+	promoter.terminate()
+	promoter.communicate(timeout=30)
+	stop_workers(worker)
+
+
 def clear_jobkit_environment(monkeypatch) -> None:
 	"""No host configured, from a call or from ``JOBKIT_*`` variables."""
 	for name in [name for name in os.environ if name.startswith("JOBKIT_")]:

@@ -16,16 +16,6 @@ from tests.workers import start_promoter, start_worker, stop_workers, wait_for
 FAST = Retry(max_attempts=3, backoff=0.2, max_backoff=1, jitter=False)
 
 
-@pytest.fixture
-def running(redis_url):
-	worker = start_worker(redis_url)
-	promoter = start_promoter(redis_url)
-	yield
-	promoter.terminate()
-	promoter.communicate(timeout=30)
-	stop_workers(worker)
-
-
 def failed_for_good(handle) -> jobkit.DeadLetter:
 	wait_for(lambda: handle.status == "failed", "the job's last attempt to fail")
 	wait_for(lambda: jobkit.dead_letters().count() == 1, "its dead letter")

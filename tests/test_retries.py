@@ -11,18 +11,6 @@ from jobkit.engine import keys
 from tests.conftest import NAMESPACE, read_log
 from tests.workers import start_promoter, start_worker, stop_workers, wait_for
 
-
-@pytest.fixture
-def running(redis_url):
-	"""A long-running worker and a promoter (0.1 s passes), as on a production host."""
-	worker = start_worker(redis_url)
-	promoter = start_promoter(redis_url)
-	yield
-	promoter.terminate()
-	promoter.communicate(timeout=30)
-	stop_workers(worker)
-
-
 FAST = Retry(max_attempts=3, backoff=0.2, max_backoff=1, jitter=False)
 
 
