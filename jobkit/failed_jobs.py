@@ -28,8 +28,13 @@ FAILED, RETRIED, DISCARDED = "Failed", "Retried", "Discarded"
 MAX_KWARGS_SHOWN = 100_000
 
 
-class NotRetried(JobkitError):
+class FailedJobRefused(JobkitError):
 	"""A failed job record that cannot be retried or discarded now; the message says why."""
+
+
+# What acting on one record may raise for that record alone: jobkit's refusals (a held unique
+# key, a method gone), and Frappe's (a stored job that no longer decrypts with the site's key).
+REFUSALS = (JobkitError, frappe.ValidationError)
 
 
 def record(letter: DeadLetter) -> str:
@@ -81,7 +86,7 @@ def retry(name: str) -> JobHandle:
 	try:
 		handle = engine_enqueue.requeue(host, unseal(doc.job))
 	except DuplicateJob as e:
-		raise NotRetried(
+		raise FailedJobRefused(
 			_(
 				"{0} was not retried: another run of job {1} is queued or running ({2}). Retry it once that run ends."
 			).format(name, e.job_id, e.holder)
@@ -120,8 +125,10 @@ def for_each(names, action) -> tuple[dict, dict]:
 		try:
 			done[name] = action(name)
 			frappe.db.commit()
-		except JobkitError as e:
+		except REFUSALS as e:
 			frappe.db.rollback()
+			if isinstance(e, frappe.ValidationError):
+				frappe.clear_last_message()  # reported below, per record, not as a pop-up
 			refused[name] = str(e)
 	return done, refused
 
@@ -129,10 +136,10 @@ def for_each(names, action) -> tuple[dict, dict]:
 def _failed(name: str, action: str):
 	"""The record, locked until the transaction ends, so two callers cannot both act on it."""
 	if not frappe.db.exists(DOCTYPE, name):
-		raise NotRetried(_("{0} {1} does not exist: it may have been pruned").format(_(DOCTYPE), name))
+		raise FailedJobRefused(_("{0} {1} does not exist: it may have been pruned").format(_(DOCTYPE), name))
 	doc = frappe.get_doc(DOCTYPE, name, for_update=True)
 	if doc.status != FAILED:
-		raise NotRetried(
+		raise FailedJobRefused(
 			_("{0} is {1} already: only Failed records can be {2}").format(name, _(doc.status), action)
 		)
 	return doc

@@ -132,6 +132,18 @@ class TestFailedJobs(SiteJobsTestCase):
 		self.assertEqual(frappe.db.get_value("Jobkit Failed Job", record.name, "status"), "Discarded")
 		self.assertIn("Discarded already", api.retry_failed_jobs(names=[record.name])["errors"][record.name])
 
+	def test_a_tampered_stored_job_is_refused_not_run(self):
+		record = self.failed_job_of(
+			f"jobkit-test-{uuid4().hex}", method="jobkit.tests.jobs.fail_until_fixed", api_key=SECRET
+		)
+		forged = failed_jobs.seal({**failed_jobs.unseal(record.job), "method": "os.system"})
+		frappe.db.set_value("Jobkit Failed Job", record.name, "job", forged[:-8] + "AAAAAAAA")
+		frappe.db.commit()
+		outcome = api.retry_failed_jobs(names=[record.name])
+		self.assertEqual(outcome["retried"], {})
+		self.assertIn("Encryption key is invalid", outcome["errors"][record.name])
+		self.assertEqual(frappe.db.get_value("Jobkit Failed Job", record.name, "status"), "Failed")
+
 	def test_bad_names_are_refused_with_a_clear_error(self):
 		for names in ([], [""], ["x" * 141], [1], '{"a": 1}', ["n"] * 501):
 			with self.assertRaises(frappe.ValidationError, msg=repr(names)):
