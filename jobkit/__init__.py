@@ -33,7 +33,7 @@ from jobkit.engine.errors import (
 )
 from jobkit.engine.handle import JobHandle
 from jobkit.engine.host import Host, RQHost
-from jobkit.engine.jobfunction import JobFunction, job
+from jobkit.engine.jobfunction import JobFunction, job, light
 from jobkit.engine.locks import Lock, lock
 from jobkit.engine.retry import Retry
 
@@ -72,6 +72,7 @@ __all__ = [
 	"get_host",
 	"is_enqueued",
 	"job",
+	"light",
 	"lock",
 	"promote_due",
 ]

@@ -57,3 +57,8 @@ def test_a_method_registered_twice_is_an_error_on_both_entries():
 		[duplicate] = [finding for finding in report.findings if finding.check == "duplicate"]
 		assert duplicate.severity == "error"
 		assert "app: daily 0 0 * * *; other_app: cron 30 4 * * 1-5" in duplicate.message
+
+
+def test_a_target_declared_light_is_not_warned_about():
+	[report] = check(("app", "cron", "* * * * *", f"{TASKS}.quick_check", "default"))
+	assert (report.findings, report.queue, report.handed_off) == ([], "default", False)

@@ -119,6 +119,17 @@ def job(
 	return decorate(fn) if fn is not None else decorate
 
 
+# Set by @jobkit.light on a scheduled target that is quick by design.
+LIGHT_ATTRIBUTE = "jobkit_light"
+
+
+def light(fn):
+	"""Mark a scheduled target as quick by design: it runs in the scheduler's own slot, and
+	``jobkit check`` does not warn about its queue or timeout. The function is otherwise unchanged."""
+	setattr(fn, LIGHT_ATTRIBUTE, True)
+	return fn
+
+
 def _formatted_job_id(template: object, kwargs: dict, path: str) -> object:
 	if not isinstance(template, str):
 		return template

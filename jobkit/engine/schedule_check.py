@@ -15,7 +15,7 @@ from croniter import croniter
 
 from jobkit.engine import methods
 from jobkit.engine.errors import InvalidMethod
-from jobkit.engine.jobfunction import JobFunction
+from jobkit.engine.jobfunction import LIGHT_ATTRIBUTE, JobFunction
 
 ERROR = "error"
 WARNING = "warning"
@@ -144,6 +144,8 @@ def _check_target(report: EntryReport, queue_timeouts: dict[str, int]) -> None:
 		report.queue = target.options.get("queue", "default")
 		report.timeout = target.options.get("timeout") or queue_timeouts.get(report.queue)
 		return
+	if getattr(target, LIGHT_ATTRIBUTE, False):
+		return  # declared quick by its author (@jobkit.light)
 	name = report.method.rsplit(".", 1)[-1].lower()
 	if report.event in EVERY_TICK_EVENTS and any(word in name for word in HEAVY_WORDS):
 		report.findings.append(

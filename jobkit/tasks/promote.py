@@ -10,6 +10,7 @@ import frappe
 import jobkit
 
 
+@jobkit.light  # one Lua call per queue: it belongs in the scheduler's slot, not handed off
 def promote_due() -> None:
 	moved = jobkit.promote_due()
 	if moved:

@@ -10,6 +10,7 @@ scheduler_events = {
 			"jobkit.tests.badhooks.tasks.needs_arguments",
 			"jobkit.tests.badhooks.tasks.long_report",
 			"jobkit.tests.badhooks.tasks.handed_off",
+			"jobkit.tests.badhooks.tasks.quick_check",
 		],
 		"30 4 * * 1-5": ["jobkit.tests.badhooks.tasks.nightly_cleanup"],
 	},

@@ -26,3 +26,8 @@ def long_report():
 @jobkit.job(queue="long", timeout=900)
 def handed_off():
 	pass
+
+
+@jobkit.light
+def quick_check():
+	pass
