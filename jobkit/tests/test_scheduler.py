@@ -118,6 +118,7 @@ class TestHooksCheck(JobkitTestCase):
 		clean = run_bench("--site", frappe.local.site, "jobkit", "check")
 		self.assertEqual(clean.returncode, 0, clean.stdout + clean.stderr)
 		as_json = run_bench("--site", frappe.local.site, "jobkit", "check", "--json")
-		self.assertIn(
-			"jobkit.tasks.promote.promote_due", {entry["method"] for entry in json.loads(as_json.stdout)}
-		)
+		[promote] = [
+			e for e in json.loads(as_json.stdout) if e["method"] == "jobkit.tasks.promote.promote_due"
+		]
+		self.assertEqual((promote["cron"], promote["findings"]), ("* * * * *", []))  # @jobkit.light
