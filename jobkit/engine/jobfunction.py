@@ -82,6 +82,8 @@ class JobFunction:
 			job_id=SCHEDULED_JOB_ID.format(method=self.path),
 			unique=lock_type if lock_type not in (None, False) else unique.UNTIL_EXECUTED,
 			on_conflict=unique.SKIP,
+			# At once: the outcome (queued, or skipped) is recorded now, in the scheduler's run.
+			enqueue_after_commit=False,
 		)
 		if handle.duplicate:
 			holder_status = unique.holder_status(host.connection, handle.rq_id)
