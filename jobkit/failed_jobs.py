@@ -50,22 +50,22 @@ def record(letter: DeadLetter) -> str:
 			"status": FAILED,
 			"method": letter.method,
 			"queue": letter.queue,
-			"job_id": letter.job_id,
-			"rq_job_id": letter.rq_id,
+			"job_id": as_text(letter.job_id),
+			"rq_job_id": as_text(letter.rq_id),
 			"user": letter.user,
 			"attempts": letter.attempts,
-			"error": letter.error,
+			"error": as_text(letter.error),
 			"first_failed_at": site_time(letter.first_failed_at, host.naive_timezone),
 			"last_failed_at": site_time(letter.last_failed_at, host.naive_timezone),
 			"kwargs": shown_kwargs(letter.kwargs),
 			"traceback": letter.traceback,
 			"reference_doctype": reference[0] if reference else None,
-			"reference_name": reference[1] if reference else None,
+			"reference_name": as_text(reference[1]) if reference else None,
 			"attempt_errors": [
 				{
 					"attempt": failure["attempt"],
 					"failed_at": site_time(failure["at"], host.naive_timezone),
-					"error": failure["error"],
+					"error": as_text(failure["error"]),
 				}
 				for failure in letter.failures
 			],
@@ -160,6 +160,15 @@ def unseal(text: str) -> dict:
 	from frappe.utils.password import decrypt
 
 	return pickle.loads(base64.b64decode(decrypt(text)))
+
+
+def as_text(value: str) -> str:
+	"""``value`` escaped, so that the desk shows text from a job (an error, a job id) as text.
+
+	Read-only Data and Small Text fields render their value as HTML; Frappe's sanitiser only
+	removes scripts and handlers, so ``<img src=x>`` in an error message would still render.
+	"""
+	return frappe.utils.escape_html(value)
 
 
 def shown_kwargs(kwargs: dict) -> str:

@@ -3,6 +3,7 @@
 import frappe
 
 from jobkit import log_retention
+from jobkit.failed_jobs import as_text
 
 DOCTYPE = "Jobkit Skipped Run"
 
@@ -13,8 +14,8 @@ def record(method: str, job_id: str, holder: str, holder_status: str | None) -> 
 		{
 			"doctype": DOCTYPE,
 			"method": method,
-			"job_id": job_id,
-			"running_job": holder,
+			"job_id": as_text(job_id),
+			"running_job": as_text(holder),
 			"running_status": holder_status or "unknown",
 		}
 	).insert(ignore_permissions=True)

@@ -144,6 +144,13 @@ class TestFailedJobs(SiteJobsTestCase):
 		self.assertIn("Encryption key is invalid", outcome["errors"][record.name])
 		self.assertEqual(frappe.db.get_value("Jobkit Failed Job", record.name, "status"), "Failed")
 
+	def test_text_from_the_job_is_stored_as_text_not_html(self):
+		tag = "<img src=x onerror=alert(1)>"
+		record = self.failed_job_of(f"jobkit-test-{uuid4().hex}{tag}", method="jobkit.tests.jobs.fail")
+		for shown in (record.error, record.attempt_errors[0].error):
+			self.assertIn("&lt;img src=x onerror=alert(1)&gt;", shown)
+			self.assertNotIn("<img", shown)
+
 	def test_bad_names_are_refused_with_a_clear_error(self):
 		for names in ([], [""], ["x" * 141], [1], '{"a": 1}', ["n"] * 501):
 			with self.assertRaises(frappe.ValidationError, msg=repr(names)):

@@ -1,6 +1,7 @@
 // Retry and Discard on one record; the list view offers the same for many.
 frappe.ui.form.on("Jobkit Failed Job", {
 	refresh(frm) {
+		frm.disable_save(); // written by jobkit only: nothing here is edited by hand
 		if (frm.doc.status !== "Failed" || !frappe.user.has_role("System Manager")) return;
 		const act = (action) =>
 			frappe
