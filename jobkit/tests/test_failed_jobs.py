@@ -172,6 +172,24 @@ class TestFailedJobs(SiteJobsTestCase):
 		self.assertEqual(frappe.db.get_value("Jobkit Failed Job", record.name, "status"), "Retried")
 		run_bench_worker(QUEUE)
 
+	def test_bench_discard_command(self):
+		record = self.failed_job_of(
+			f"jobkit-test-{uuid4().hex}", method="jobkit.tests.jobs.fail_until_fixed", api_key=SECRET
+		)
+		site = frappe.local.site
+		usage = run_bench("--site", site, "jobkit", "discard")
+		self.assertNotEqual(usage.returncode, 0)
+		self.assertIn("--all-failed", usage.stdout + usage.stderr)  # names or --all-failed, said plainly
+
+		result = run_bench("--site", site, "jobkit", "discard", record.name)
+		self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+		self.assertIn("1 discarded, 0 refused", result.stdout)
+		frappe.db.rollback()
+		self.assertEqual(frappe.db.get_value("Jobkit Failed Job", record.name, "status"), "Discarded")
+		again = run_bench("--site", site, "jobkit", "discard", record.name)
+		self.assertEqual(again.returncode, 1)
+		self.assertIn("Discarded already", again.stdout)
+
 	def test_records_older_than_the_log_settings_retention_are_pruned(self):
 		old, recent = (
 			self.failed_job_of(
