@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from jobkit.engine import context as _context
 from jobkit.engine import delayed as _delayed
+from jobkit.engine import reaper as _reaper
 from jobkit.engine import unique as _unique
 from jobkit.engine.context import JobContext, configure, current_job, get_host
 from jobkit.engine.deadletter import DeadLetter
@@ -30,11 +31,13 @@ from jobkit.engine.errors import (
 	UnknownDeadLetter,
 	UnknownQueue,
 	UnserializableArguments,
+	WorkerLost,
 )
 from jobkit.engine.handle import JobHandle
 from jobkit.engine.host import Host, RQHost
 from jobkit.engine.jobfunction import JobFunction, job, light
 from jobkit.engine.locks import Lock, lock
+from jobkit.engine.reaper import Reaped
 from jobkit.engine.retry import Retry
 
 __version__ = "0.1.0"
@@ -58,11 +61,13 @@ __all__ = [
 	"NotConfigured",
 	"PayloadTooLarge",
 	"RQHost",
+	"Reaped",
 	"Retry",
 	"RetryLater",
 	"UnknownDeadLetter",
 	"UnknownQueue",
 	"UnserializableArguments",
+	"WorkerLost",
 	"__version__",
 	"check_hooks",
 	"configure",
@@ -75,6 +80,7 @@ __all__ = [
 	"light",
 	"lock",
 	"promote_due",
+	"reap",
 ]
 
 
@@ -145,6 +151,17 @@ def promote_due() -> int:
 	"""Move due delayed jobs onto their queues (safe to run from many processes at once)."""
 	host = get_host()
 	return _delayed.promote_due(host.connection, [host.rq_queue(name) for name in host.queue_timeouts()])
+
+
+def reap(limit: int = _reaper.REAP_LIMIT) -> list[Reaped]:
+	"""Retry, or record as failed (``WorkerLost``), the runs whose process died without an outcome.
+
+	A run is found once its lease (``lease_seconds``, 60 s by default) has gone unrenewed. Safe to
+	call from many processes at once; the promoter and, on a site, the scheduler call it every minute.
+	"""
+	if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+		raise InvalidArgument(f"limit must be a whole number of at least 1, not {limit!r}")
+	return _reaper.reap(get_host(), limit=limit)
 
 
 def dead_letters() -> DeadLetters:

@@ -86,6 +86,12 @@ class FrappeHost:
 			"kwargs": {"job": envelope},
 		}
 
+	def envelope_of(self, rq_job) -> dict | None:
+		if rq_job.func_name != EXECUTE_JOB_PATH or not isinstance(rq_job.kwargs.get("method"), NamedRunner):
+			return None
+		envelope = (rq_job.kwargs.get("kwargs") or {}).get("job")
+		return envelope if isinstance(envelope, dict) else None
+
 	def job_options(self) -> dict:
 		from rq import Callback
 

@@ -10,9 +10,11 @@ app_license = "MIT"
 
 scheduler_events = {
 	"cron": {
-		# Frappe's `all` event fires every 60-240 s; a cron entry runs each minute. Light: one Lua
-		# call per queue, whatever the number of waiting jobs.
-		"* * * * *": ["jobkit.tasks.promote.promote_due"],
+		# Every minute (Frappe's `all` event fires every 60-240 s), both light, in the scheduler's slot:
+		# - promote_due: due delayed jobs and retries onto their queues (one Lua call per queue);
+		# - reap_lost_runs: runs whose process died, retried or recorded as failed jobs (one Lua
+		#   call when nothing was lost).
+		"* * * * *": ["jobkit.tasks.promote.promote_due", "jobkit.tasks.reap.reap_lost_runs"],
 	},
 }
 

@@ -98,6 +98,17 @@ def record_pid_and_wait(key: str, record_to: str) -> None:
 	jobkit.get_host().connection.blpop([key], timeout=600)
 
 
+def hang_on_first_attempt(key: str, seconds: float = 600, **settings) -> str:
+	"""Record the run (attempt, process id); the first attempt then sleeps ``seconds`` (to be killed)."""
+	job = jobkit.current_job()
+	_log(f"{key}:runs", {"attempt": job.attempt, "pid": os.getpid(), "rq_id": job.rq_id})
+	if job.attempt == 1:
+		import time
+
+		time.sleep(seconds)
+	return f"finished on attempt {job.attempt}"
+
+
 def record_kwargs(**kwargs) -> None:
 	_log("kwargs", kwargs)
 

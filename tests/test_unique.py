@@ -10,6 +10,7 @@ from uuid import uuid4
 import pytest
 from rq import Queue
 from rq.job import Job
+from rq.worker import Worker
 
 import jobkit
 from jobkit.engine import keys
@@ -71,6 +72,8 @@ def test_racing_processes_enqueue_exactly_one_job(host, conn, redis_url):
 def test_sustained_race_with_workers_never_overlaps_or_runs_a_payload_twice(host, conn, redis_url, lock):
 	workers = [start_worker(redis_url) for _ in range(2)]
 	try:
+		# The race starts once both workers listen: on a busy machine a worker takes seconds to boot.
+		wait_for(lambda: len(Worker.all(connection=conn)) == 2, "the workers to start")
 		# while_executing accepts every call, so its racers pause to keep the backlog small.
 		pause = 0.1 if lock == "while_executing" else 0
 		results = run_racers(

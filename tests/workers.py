@@ -14,6 +14,8 @@ REPO = Path(__file__).resolve().parent.parent
 WORKER_CLASSES = {
 	"fork": "rq.worker.Worker",
 	"simple": "rq.worker.SimpleWorker",
+	# A forking worker whose parent heartbeats every second while a job runs (RQ's default: 30 s).
+	"prompt": "tests.workers.PromptHeartbeatWorker",
 }
 
 BURST_TIMEOUT_SECONDS = 120
@@ -80,10 +82,13 @@ def start_worker(
 	return process
 
 
-def start_promoter(redis_url: str, interval: float = 0.1) -> subprocess.Popen:
-	"""jobkit's long-running promoter (python -m jobkit.engine.promoter), its errors kept."""
+def start_promoter(redis_url: str, interval: float = 0.1, namespace: str = "test-site") -> subprocess.Popen:
+	"""jobkit's long-running promoter (python -m jobkit.engine.promoter), its errors kept; it also
+	reaps the lost runs of ``namespace`` (the tests' namespace)."""
+	command = [sys.executable, "-m", "jobkit.engine.promoter", "--url", redis_url]
+	command += ["--interval", str(interval), "--namespace", namespace]
 	return subprocess.Popen(
-		[sys.executable, "-m", "jobkit.engine.promoter", "--url", redis_url, "--interval", str(interval)],
+		command,
 		cwd=REPO,
 		env=worker_env(),
 		stdout=subprocess.DEVNULL,
@@ -168,3 +173,14 @@ def wait_for(predicate: Callable[[], object], what: str, timeout: float = WAIT_S
 		if time.monotonic() > deadline:
 			raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 		time.sleep(0.02)
+
+
+try:
+	from rq.worker import Worker as _Worker
+
+	class PromptHeartbeatWorker(_Worker):
+		def __init__(self, *args, **kwargs):
+			kwargs["job_monitoring_interval"] = 1
+			super().__init__(*args, **kwargs)
+except ImportError:  # imported by the test session only where rq is installed
+	pass

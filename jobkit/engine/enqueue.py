@@ -100,6 +100,8 @@ def enqueue(
 		"user": host.current_user() if user is CURRENT_USER else user,
 		"enqueued_at": time.time(),
 		"attempt": 1,
+		# The runner's in-flight lease: the enqueuing side's setting, which its reaper also reads.
+		"lease": host.lease_seconds,
 		**callbacks,
 	}
 	if job_name is not None:

@@ -81,3 +81,10 @@ class LockTimeout(JobkitError):
 
 class LockNotOwned(JobkitError):
 	"""Releasing or extending a lock this owner does not hold (it expired, or another owner has it)."""
+
+
+class WorkerLost(JobkitError):
+	"""A run's process died without reporting an outcome (SIGKILL, out of memory, a lost machine).
+
+	The reaper records it as the run's error: retried under the job's policy, else final.
+	"""

@@ -62,6 +62,9 @@ class Host(Protocol):
 	def job_call(self, envelope: dict) -> tuple[str, dict]:
 		"""The dotted path RQ calls and its keyword arguments, for a jobkit envelope."""
 
+	def envelope_of(self, rq_job) -> dict | None:
+		"""The jobkit envelope an RQ job written through ``job_call`` carries (None: not jobkit's)."""
+
 	def job_options(self) -> dict:
 		"""Extra ``Queue.create_job`` options (result and failure TTLs, RQ callbacks)."""
 
@@ -174,6 +177,10 @@ class RQHost:
 
 	def job_call(self, envelope: dict) -> tuple[str, dict]:
 		return RUNNER_PATH, {"job": envelope}
+
+	def envelope_of(self, rq_job) -> dict | None:
+		envelope = rq_job.kwargs.get("job") if rq_job.func_name == RUNNER_PATH else None
+		return envelope if isinstance(envelope, dict) else None
 
 	def job_options(self) -> dict:
 		return dict(self._job_options)

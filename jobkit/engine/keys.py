@@ -21,6 +21,10 @@ RUNNING = "jobkit:{namespace}:running:{job_id}"
 # A named lock (``jobkit.lock``; value: the owner's token).
 LOCK = "jobkit:{namespace}:lock:{name}"
 
+# Jobs being run (a sorted set of RQ ids, scored by the Unix time their runner's lease ends);
+# an entry whose lease ran out belongs to a run whose process died (see reaper.py).
+IN_FLIGHT = "jobkit:{namespace}:in-flight"
+
 # The plain-RQ host's dead letters: an index (sorted set, scored by the last failure's time) and
 # one key per letter (its pickled record), both for the RQ id of the job's last attempt.
 DEAD_LETTERS = "jobkit:{namespace}:dead"
@@ -56,6 +60,10 @@ def running(namespace: str, job_id: str) -> str:
 
 def lock(namespace: str, name: str) -> str:
 	return LOCK.format(namespace=namespace, name=name)
+
+
+def in_flight(namespace: str) -> str:
+	return IN_FLIGHT.format(namespace=namespace)
 
 
 def dead_letters(namespace: str) -> str:

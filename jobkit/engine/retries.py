@@ -11,15 +11,15 @@ import logging
 import time
 
 from jobkit.engine import deadletter, delayed, rqjob, unique
-from jobkit.engine.errors import RetryLater
+from jobkit.engine.errors import RetryLater, WorkerLost
 from jobkit.engine.handle import RETRIED_AS
 from jobkit.engine.retry import Retry
 
 logger = logging.getLogger("jobkit")
 
 # Errors retried whenever a retry policy is given: the job may well succeed once the network or
-# Redis is back. Hosts add their own (Frappe: database deadlocks and lock-wait timeouts).
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+# Redis is back, or on another worker. Hosts add their own (Frappe: deadlocks, lock-wait timeouts).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, WorkerLost)
 try:
 	import redis.exceptions
 

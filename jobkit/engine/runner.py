@@ -4,16 +4,22 @@ RQ calls ``run`` (directly with the plain-RQ host, through Frappe's ``execute_jo
 It resolves the job's method, exposes ``jobkit.current_job()``, commits or rolls back through the
 host, and runs the job's ``on_success``/``on_failure`` callbacks inside the job's own context (on
 a bench: with the site connected and the job's user set, which RQ's own callbacks lack). A failed
-attempt is retried when the job's policy says so; a final failure leaves a dead letter.
+attempt is retried when the job's policy says so; a final failure leaves a dead letter. A run in
+a worker stays in the in-flight registry until its outcome is written (see ``reaper``).
 """
 
 import sys
 import traceback
+from contextlib import nullcontext
 from typing import Any
 
 from jobkit.engine import context, deadletter, defaults, methods, retries, unique
 from jobkit.engine.errors import FinalFailure, JobkitError
 from jobkit.engine.host import Host, RQHost
+from jobkit.engine.inflight import InFlight
+
+# Set in the RQ job's meta once its final failure is recorded, so the reaper leaves it alone.
+DEAD_LETTERED = "jobkit_dead_lettered"
 
 
 def run(job: dict) -> Any:
@@ -53,10 +59,15 @@ def host_for_job(envelope: dict, rq_job) -> Host:
 		return RQHost(rq_job.connection, envelope["ns"])
 
 
-def execute(host: Host, envelope: dict, *, rq_job) -> Any:
-	job = context.JobContext(
+def lease_of(host: Host, envelope: dict) -> float:
+	return envelope.get("lease") or host.lease_seconds
+
+
+def job_context(envelope: dict, rq_id: str | None) -> context.JobContext:
+	"""What ``jobkit.current_job()`` tells about a run of ``envelope``."""
+	return context.JobContext(
 		id=envelope["id"],
-		rq_id=rq_job.id if rq_job is not None else None,
+		rq_id=rq_id,
 		method=envelope["method"],
 		queue=envelope["queue"],
 		namespace=envelope["ns"],
@@ -64,43 +75,61 @@ def execute(host: Host, envelope: dict, *, rq_job) -> Any:
 		user=envelope.get("user"),
 		enqueued_at=envelope["enqueued_at"],
 	)
+
+
+def execute(host: Host, envelope: dict, *, rq_job) -> Any:
+	job = job_context(envelope, rq_job.id if rq_job is not None else None)
 	tokens = context.enter_job(host, job)
+	# A run in a worker is kept in flight so that the reaper learns if its process dies.
+	in_flight = (
+		InFlight(host.connection, envelope["ns"], rq_job.id, lease_of(host, envelope))
+		if rq_job is not None
+		else nullcontext()
+	)
 	try:
-		# The unique lock is released only after the job's work is committed (and its callbacks
-		# ran), so the next run of the same job id sees this run's data.
-		with unique.held_while_running(host.connection, envelope.get("unique"), job.rq_id):
-			try:
-				# Resolved inside: a method gone since the enqueue (a deploy) is a failure to record.
-				result = methods.resolve(envelope["method"])(**envelope["kwargs"])
-			except Exception as exc:
-				host.rollback()
-				if rq_job is not None:  # else run here and now (now=True): the caller gets the error
-					delay = retries.next_delay(host, envelope, exc)
-					if delay is not None:
-						# Not a failure yet: RQ sees this attempt end, and the next one is scheduled.
-						retries.schedule_next_attempt(host, envelope, rq_job, delay, exc)
-						return None
-					_write_dead_letter(host, envelope, rq_job, exc)
-				_run_failure_callback(host, envelope, rq_job, *sys.exc_info())
-				if rq_job is not None and host.is_transient(exc):
-					raise FinalFailure(
-						f"{envelope['method']} failed for good on attempt {job.attempt}: "
-						f"{type(exc).__name__}: {exc}"
-					) from exc
-				raise
-			host.commit()
-			callback = envelope.get("on_success")
-			if callback:
-				methods.resolve(callback)(rq_job, host.connection, result)
-				host.commit()
-			return result
+		with in_flight:
+			return _run_job(host, envelope, rq_job, job)
 	finally:
 		context.exit_job(tokens)
 
 
-def _write_dead_letter(host: Host, envelope: dict, rq_job, exc: Exception) -> None:
+def _run_job(host: Host, envelope: dict, rq_job, job: context.JobContext) -> Any:
+	# The unique lock is released only after the job's work is committed (and its callbacks
+	# ran), so the next run of the same job id sees this run's data.
+	with unique.held_while_running(host.connection, envelope.get("unique"), job.rq_id):
+		try:
+			# Resolved inside: a method gone since the enqueue (a deploy) is a failure to record.
+			result = methods.resolve(envelope["method"])(**envelope["kwargs"])
+		except Exception as exc:
+			host.rollback()
+			if rq_job is not None:  # else run here and now (now=True): the caller gets the error
+				delay = retries.next_delay(host, envelope, exc)
+				if delay is not None:
+					# Not a failure yet: RQ sees this attempt end, and the next one is scheduled.
+					retries.schedule_next_attempt(host, envelope, rq_job, delay, exc)
+					return None
+				write_dead_letter(host, envelope, rq_job, exc, traceback.format_exc())
+			run_failure_callback(host, envelope, rq_job, *sys.exc_info())
+			if rq_job is not None and host.is_transient(exc):
+				raise FinalFailure(
+					f"{envelope['method']} failed for good on attempt {job.attempt}: "
+					f"{type(exc).__name__}: {exc}"
+				) from exc
+			raise
+		host.commit()
+		callback = envelope.get("on_success")
+		if callback:
+			methods.resolve(callback)(rq_job, host.connection, result)
+			host.commit()
+		return result
+
+
+def write_dead_letter(host: Host, envelope: dict, rq_job, exc: BaseException, traceback_text: str) -> None:
+	"""Keep the record of a final failure; a failure to keep it is reported, never raised."""
 	try:
-		host.dead_letter(deadletter.DeadLetter.of(envelope, rq_job.id, exc, traceback.format_exc()))
+		host.dead_letter(deadletter.DeadLetter.of(envelope, rq_job.id, exc, traceback_text))
+		rq_job.meta[DEAD_LETTERED] = True
+		rq_job.save_meta()
 	except Exception as e:
 		# Reported, and the job's own error still reaches RQ (its failed registry keeps the job).
 		host.rollback()
@@ -110,7 +139,7 @@ def _write_dead_letter(host: Host, envelope: dict, rq_job, exc: Exception) -> No
 		)
 
 
-def _run_failure_callback(host: Host, envelope: dict, rq_job, exc_type, exc, tb) -> None:
+def run_failure_callback(host: Host, envelope: dict, rq_job, exc_type, exc, tb) -> None:
 	callback = envelope.get("on_failure")
 	if not callback:
 		return

@@ -1,5 +1,6 @@
 """Job functions for the Frappe-level tests; a real bench worker imports them by dotted path."""
 
+import os
 import time
 
 import frappe
@@ -66,3 +67,9 @@ def scheduled_sync() -> None:
 	# exists(), not get_value(): get_value keeps a miss in the job's local cache.
 	while not frappe.cache.exists("jobkit-test-scheduled-go") and time.monotonic() < deadline:
 		time.sleep(0.1)
+
+
+def hang_until_killed(marker: str, **settings) -> None:
+	"""Publish this run's process id (a cache key named after the marker), then wait to be killed."""
+	frappe.cache.set(f"jobkit-test-pid:{marker}", os.getpid(), ex=600)
+	time.sleep(600)

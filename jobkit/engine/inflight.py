@@ -1,0 +1,45 @@
+"""The in-flight registry: the runs going on now, each under a lease that its process renews.
+
+A run's process can die without a word (SIGKILL, the kernel's OOM killer, a lost machine, a hard
+restart). The runner never sees it, so nothing retries the job or records its failure, and RQ
+notices only some of these, late or never. Each run is therefore kept in a sorted set, scored by
+the time its lease ends, and renewed by a thread every third of the lease while the process
+lives; an entry whose lease ran out belongs to a run that died, and the reaper takes it.
+"""
+
+import logging
+import time
+
+from jobkit.engine import keys
+from jobkit.engine.lease import Renewer
+
+logger = logging.getLogger("jobkit")
+
+
+class InFlight(Renewer):
+	"""The in-flight entry of one run (its RQ id), from its start to its outcome."""
+
+	def __init__(self, connection, namespace: str, rq_id: str, lease_seconds: float):
+		super().__init__(f"in-flight run {rq_id}", lease_seconds)
+		self.connection = connection
+		self.key = keys.in_flight(namespace)
+		self.rq_id = rq_id
+		self.lease_seconds = lease_seconds
+
+	def __enter__(self) -> "InFlight":
+		self.connection.zadd(self.key, {self.rq_id: time.time() + self.lease_seconds})
+		self._thread.start()
+		return self
+
+	def __exit__(self, *exc_info) -> None:
+		super().__exit__(*exc_info)
+		try:
+			self.connection.zrem(self.key, self.rq_id)
+		except Exception:
+			# The run's outcome is already written; the reaper will find this entry and see it.
+			logger.exception("jobkit: could not remove %s from the in-flight registry", self.rq_id)
+
+	def renew(self) -> bool:
+		# XX: an entry the reaper has removed is not written back.
+		deadline = time.time() + self.lease_seconds
+		return bool(self.connection.zadd(self.key, {self.rq_id: deadline}, xx=True, ch=True))

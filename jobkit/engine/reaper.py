@@ -1,0 +1,168 @@
+"""The reaper: what becomes of a run whose process died.
+
+A run's process can die without reporting an outcome: SIGKILL, the kernel's OOM killer, a lost
+machine, a deploy that kills workers hard. RQ marks the job failed when a work-horse dies under a
+live worker, and only minutes later (or never, on rq 1.x) when the whole worker is gone; in both
+cases jobkit's runner never sees it. Its in-flight entry (``inflight``) stops being renewed, and
+once its lease has run out the reaper treats the run as failed with ``WorkerLost``:
+
+- under a retry policy with attempts left, the next attempt is scheduled with the policy's
+  backoff; a unique key held ``until_executed`` passes to it, as for any retry;
+- otherwise the failure is final: a dead letter (a "Jobkit Failed Job" on a site) is written, the
+  job's unique key is released and its ``on_failure`` callback runs (in the reaper's process,
+  with ``jobkit.current_job()`` describing the lost run).
+
+A run RQ itself reports stopped (``send_stop_job_command``) is not retried. A run whose worker
+still heartbeats with it as its current job is alive (its renewals were late, e.g. a blocking
+C call holding the GIL) and is given another lease. Any number of reapers may run at once: each
+entry is taken by one of them, and one that dies part-way leaves it to be taken again.
+"""
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from jobkit.engine import context, keys, retries, unique
+from jobkit.engine.errors import WorkerLost
+from jobkit.engine.handle import RETRIED_AS
+from jobkit.engine.host import Host
+from jobkit.engine.runner import DEAD_LETTERED, job_context, lease_of, run_failure_callback, write_dead_letter
+from jobkit.engine.scripts import REAP_CLAIM, RELEASE
+
+logger = logging.getLogger("jobkit")
+
+# Entries taken per call; the rest wait for the next call (a minute under Frappe's scheduler).
+REAP_LIMIT = 100
+# How long an entry stays with the reaper that took it before another reaper may take it again.
+REAPER_LEASE_SECONDS = 300
+
+RETRIED = "retried"
+FAILED = "failed"  # final: dead letter written
+STOPPED = "stopped"  # stopped or canceled through RQ: not retried
+ALIVE = "alive"  # its worker still runs it
+ENDED = "ended"  # its outcome was written after all
+GONE = "gone"  # RQ no longer holds the job
+
+
+@dataclass(frozen=True)
+class Reaped:
+	"""What the reaper did with one run whose lease had run out."""
+
+	rq_id: str
+	outcome: str
+	method: str | None = None
+	job_id: str | None = None
+	attempt: int | None = None
+	lease: float | None = None  # of a run found alive: its next lease
+
+
+def reap(host: Host, *, now: float | None = None, limit: int = REAP_LIMIT) -> list[Reaped]:
+	"""Handle the runs of ``host``'s namespace whose lease ran out before ``now``."""
+	connection = host.connection
+	key = keys.in_flight(host.namespace)
+	now = time.time() if now is None else now
+	taken = REAP_CLAIM(connection, [key], [repr(now), repr(now + REAPER_LEASE_SECONDS), limit])
+	done = []
+	for raw in taken:
+		rq_id = raw.decode() if isinstance(raw, bytes) else raw
+		try:
+			reaped = _reap_one(host, rq_id)
+		except Exception:
+			# Left in the registry under this reaper's lease: the next reaper after it tries again.
+			host.rollback()
+			host.log_error(f"jobkit: could not reap the lost run {rq_id}", traceback.format_exc())
+			continue
+		if reaped.outcome == ALIVE:
+			connection.zadd(key, {rq_id: time.time() + reaped.lease})
+		else:
+			connection.zrem(key, rq_id)
+		done.append(reaped)
+	return done
+
+
+def _reap_one(host: Host, rq_id: str) -> Reaped:
+	from rq.exceptions import NoSuchJobError
+	from rq.job import Job
+
+	connection = host.connection
+	try:
+		rq_job = Job.fetch(rq_id, connection=connection)
+	except NoSuchJobError:
+		logger.warning("jobkit: the lost run %s can not be retried: RQ no longer holds the job", rq_id)
+		return Reaped(rq_id, GONE)
+	envelope = host.envelope_of(rq_job)
+	if envelope is None:
+		return Reaped(rq_id, GONE)
+	found = {"method": envelope["method"], "job_id": envelope["id"], "attempt": envelope.get("attempt", 1)}
+	status = _status(rq_job)
+	if status == "finished" or rq_job.meta.get(DEAD_LETTERED) or _was_retried(connection, rq_job):
+		return Reaped(rq_id, ENDED, **found)
+	if status in ("stopped", "canceled"):
+		_release_keys(connection, envelope, rq_id)
+		return Reaped(rq_id, STOPPED, **found)
+	lease = lease_of(host, envelope)
+	if status == "started" and _worker_still_runs(connection, rq_job, lease):
+		return Reaped(rq_id, ALIVE, **found, lease=lease)
+
+	exc = WorkerLost(
+		f"the process running attempt {found['attempt']} of {envelope['method']} stopped without "
+		f"reporting an outcome (killed, out of memory, or its machine lost); RQ says: {_rq_says(rq_job)}"
+	)
+	delay = retries.next_delay(host, envelope, exc)
+	if delay is not None:
+		retries.schedule_next_attempt(host, envelope, rq_job, delay, exc)
+		return Reaped(rq_id, RETRIED, **found)
+	tokens = context.enter_job(host, job_context(envelope, rq_id))
+	try:
+		write_dead_letter(host, envelope, rq_job, exc, f"jobkit.WorkerLost: {exc}\n")
+		_release_keys(connection, envelope, rq_id)
+		run_failure_callback(host, envelope, rq_job, WorkerLost, exc, None)
+	finally:
+		context.exit_job(tokens)
+	logger.warning("jobkit: %s", exc)
+	return Reaped(rq_id, FAILED, **found)
+
+
+def _status(rq_job) -> str | None:
+	status = rq_job.get_status(refresh=False)
+	return getattr(status, "value", status)
+
+
+def _was_retried(connection, rq_job) -> bool:
+	"""Whether the run wrote its next attempt before it died (the attempt exists in Redis)."""
+	from rq.job import Job
+
+	following = rq_job.meta.get(RETRIED_AS)
+	return bool(following) and bool(connection.exists(Job.key_for(following)))
+
+
+def _worker_still_runs(connection, rq_job, within_seconds: float) -> bool:
+	"""Whether the job's worker heartbeat within the last lease with this job as its current one."""
+	from rq.worker import Worker
+
+	name = getattr(rq_job, "worker_name", None)
+	if not name:
+		return False
+	worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=connection)
+	if worker is None or worker.get_current_job_id() != rq_job.id or worker.last_heartbeat is None:
+		return False
+	beat = worker.last_heartbeat
+	if beat.tzinfo is None:  # rq 1.x keeps naive UTC times
+		beat = beat.replace(tzinfo=timezone.utc)
+	return (datetime.now(timezone.utc) - beat).total_seconds() < within_seconds
+
+
+def _release_keys(connection, envelope: dict, rq_id: str) -> None:
+	held = envelope.get("unique")
+	if held and held["lock"] in (unique.UNTIL_EXECUTED, unique.WHILE_EXECUTING):
+		RELEASE(connection, [held["key"]], [rq_id])
+
+
+def _rq_says(rq_job) -> str:
+	"""The last line of the error RQ recorded for the run (e.g. its work-horse's exit status)."""
+	result = rq_job.latest_result()
+	text = (getattr(result, "exc_string", None) or "").strip()
+	last_line = text.splitlines()[-1] if text else ""
+	return last_line[:300] or f"the job is still marked {_status(rq_job)!r}"

@@ -1,0 +1,96 @@
+"""A run killed on a real bench worker is found by the scheduler's reaper and recorded."""
+
+import os
+import signal
+import subprocess
+import time
+from uuid import uuid4
+
+import frappe
+
+import jobkit
+from jobkit.tasks.reap import reap_lost_runs
+from jobkit.tests.utils import BENCH_HELPER, WORKER_TIMEOUT_SECONDS, SiteJobsTestCase, run_bench_worker
+
+QUEUE = "short"
+LEASE_SECONDS = 1
+
+
+class TestReaper(SiteJobsTestCase):
+	def setUp(self):
+		super().setUp()
+		# The enqueuing side's lease travels with the job: short, so the lost run is found at once.
+		self.previous_lease = frappe.local.conf.get("jobkit_lease_seconds")
+		frappe.local.conf.jobkit_lease_seconds = LEASE_SECONDS
+
+	def tearDown(self):
+		frappe.local.conf.jobkit_lease_seconds = self.previous_lease
+		super().tearDown()
+
+	def start_worker(self) -> subprocess.Popen:
+		return subprocess.Popen(
+			[*BENCH_HELPER, "worker", "--queue", QUEUE, "--burst"],
+			cwd=os.path.join(frappe.utils.get_bench_path(), "sites"),
+			stdout=subprocess.DEVNULL,
+			stderr=subprocess.DEVNULL,
+		)
+
+	def wait_for(self, predicate, what: str, timeout: float = 60):
+		deadline = time.monotonic() + timeout
+		while not (value := predicate()):
+			if time.monotonic() > deadline:
+				self.fail(f"timed out after {timeout}s waiting for {what}")
+			time.sleep(0.2)
+		return value
+
+	def test_the_reaper_is_a_scheduled_job_of_the_site(self):
+		self.assertTrue(
+			frappe.db.exists(
+				"Scheduled Job Type",
+				{
+					"method": "jobkit.tasks.reap.reap_lost_runs",
+					"frequency": "Cron",
+					"cron_format": "* * * * *",
+				},
+			)
+		)
+
+	def test_a_killed_run_becomes_a_failed_job_and_frees_its_job_id(self):
+		marker = f"jobkit-test-{uuid4().hex}"
+		handle = jobkit.enqueue(
+			"jobkit.tests.jobs.hang_until_killed", queue=QUEUE, job_id=marker, marker=marker, api_key="sk-x1"
+		)
+		worker = self.start_worker()
+		try:
+			pid = self.wait_for(lambda: frappe.cache.get(f"jobkit-test-pid:{marker}"), "the job to start")
+			os.kill(int(pid), signal.SIGKILL)  # the work-horse, as the OOM killer would
+			worker.wait(timeout=WORKER_TIMEOUT_SECONDS)  # a burst worker: it notes the loss and exits
+		finally:
+			if worker.poll() is None:
+				worker.kill()
+		self.assertEqual(handle.status, "failed")  # RQ's view; nothing recorded for the site yet
+		self.assertFalse(frappe.get_all("Jobkit Failed Job", filters={"job_id": marker}))
+
+		def recorded():
+			reap_lost_runs()  # what the scheduler runs every minute
+			return frappe.get_all("Jobkit Failed Job", filters={"job_id": marker}, pluck="name")
+
+		[name] = self.wait_for(recorded, "the reaper to record the lost run")
+		record = frappe.get_doc("Jobkit Failed Job", name)
+		self.assertEqual(record.status, "Failed")
+		self.assertEqual(record.method, "jobkit.tests.jobs.hang_until_killed")
+		self.assertEqual(record.attempts, 1)
+		self.assertIn(
+			"WorkerLost: the process running attempt 1 of jobkit.tests.jobs.hang_until_killed", record.error
+		)
+		self.assertIn('"api_key": "********"', record.kwargs)
+		self.assertNotIn("sk-x1", record.kwargs)
+
+		# The job id is free at once (not after the key's TTL), and a second reap finds nothing.
+		self.assertFalse(jobkit.is_enqueued(marker))
+		again = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, job_id=marker, marker=marker)
+		self.assertFalse(again.duplicate)
+		run_bench_worker(QUEUE)
+		self.assertEqual(again.status, "finished")
+		reap_lost_runs()
+		self.assertEqual(len(frappe.get_all("Jobkit Failed Job", filters={"job_id": marker})), 1)

@@ -1,0 +1,167 @@
+"""The reaper, with real workers killed for real: a run whose process died is retried under its
+policy or recorded as failed, exactly once, and a run that is only slow or frozen is left alone."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import jobkit
+from jobkit import Retry
+from jobkit.engine import context
+from tests.conftest import NAMESPACE, clear_jobkit_environment, read_log
+from tests.workers import start_promoter, start_worker, stop_workers, wait_for
+
+# Short leases, so that a dead run is found within seconds.
+LEASE = 1.0
+ONE_RETRY = Retry(max_attempts=2, backoff=0.2, jitter=False)
+
+
+@pytest.fixture
+def short_lease(redis_url, monkeypatch):
+	clear_jobkit_environment(monkeypatch)
+	yield jobkit.configure(redis_url=redis_url, namespace=NAMESPACE, lease_seconds=LEASE)
+	context.reset()
+
+
+@pytest.fixture
+def worker(redis_url):
+	process = start_worker(redis_url)
+	yield process
+	stop_workers(process)
+
+
+@pytest.fixture
+def promoter(redis_url):
+	"""The promoter, which also reaps the tests' namespace (0.1 s passes)."""
+	process = start_promoter(redis_url)
+	yield process
+	process.terminate()
+	_, errors = process.communicate(timeout=30)
+	assert "Traceback" not in errors, errors
+
+
+def first_run_pid(conn, key: str) -> int:
+	wait_for(lambda: read_log(conn, f"{key}:runs"), "the first attempt to start")
+	return read_log(conn, f"{key}:runs")[0]["pid"]
+
+
+def test_a_killed_run_is_retried_under_its_policy(short_lease, conn, worker, promoter):
+	handle = jobkit.enqueue("tests.fixtures.hang_on_first_attempt", job_id="sync-1", retry=ONE_RETRY, key="k")
+	os.kill(first_run_pid(conn, "k"), signal.SIGKILL)  # the work-horse: its worker lives on
+
+	wait_for(lambda: handle.status == "finished", "the second attempt to finish")
+	assert [run["attempt"] for run in read_log(conn, "k:runs")] == [1, 2]
+	assert handle.fetch().return_value() == "finished on attempt 2"
+	assert jobkit.dead_letters().count() == 0
+	# The unique key went to the second attempt and was released when it ended.
+	assert not jobkit.is_enqueued("sync-1")
+	assert not jobkit.enqueue("tests.fixtures.add", job_id="sync-1", a=1, b=2).duplicate
+
+
+def test_a_killed_run_without_a_policy_fails_for_good_once(short_lease, conn, worker, promoter):
+	handle = jobkit.enqueue(
+		"tests.fixtures.hang_on_first_attempt",
+		job_id="export-7",
+		on_failure="tests.fixtures.on_failure",
+		key="k",
+		token="sk-secret",
+	)
+	os.kill(first_run_pid(conn, "k"), signal.SIGKILL)
+
+	wait_for(lambda: jobkit.dead_letters().count() == 1, "the lost run's dead letter")
+	[letter] = jobkit.dead_letters().list()
+	assert letter.method == "tests.fixtures.hang_on_first_attempt"
+	assert letter.job_id == "export-7"
+	assert letter.error.startswith("WorkerLost: the process running attempt 1 of tests.fixtures.hang_")
+	assert "RQ says: Work-horse terminated unexpectedly" in letter.error
+	assert letter.kwargs["token"] == "********"
+	wait_for(lambda: read_log(conn, "callbacks"), "the on_failure callback")
+	[callback] = read_log(conn, "callbacks")
+	assert callback["error"].startswith("WorkerLost: ")
+	assert callback["rq_id"] == handle.rq_id
+	# Released: the same job id can be enqueued again at once, not after the key's TTL.
+	assert not jobkit.is_enqueued("export-7")
+	again = jobkit.enqueue("tests.fixtures.add", job_id="export-7", a=1, b=2)
+	assert not again.duplicate
+	wait_for(lambda: again.status == "finished", "the new run")
+	# Reaped once: nothing is left for a later pass.
+	time.sleep(LEASE * 2)
+	assert jobkit.dead_letters().count() == 1
+	assert len(read_log(conn, "callbacks")) == 1
+	assert len(read_log(conn, "k:runs")) == 1
+
+
+def test_a_lost_run_is_reaped_by_one_of_many_reapers(short_lease, conn, worker):
+	handle = jobkit.enqueue("tests.fixtures.hang_on_first_attempt", retry=ONE_RETRY, key="k")
+	os.kill(first_run_pid(conn, "k"), signal.SIGKILL)
+
+	outcomes = []
+	ready = threading.Barrier(8)
+
+	def reap_for_a_while():
+		ready.wait()
+		deadline = time.monotonic() + LEASE * 4
+		while time.monotonic() < deadline:
+			outcomes.extend(reaped.outcome for reaped in jobkit.reap())
+			time.sleep(0.01)
+
+	threads = [threading.Thread(target=reap_for_a_while) for _ in range(8)]
+	for thread in threads:
+		thread.start()
+	for thread in threads:
+		thread.join()
+	assert outcomes == ["retried"]
+	wait_for(lambda: jobkit.promote_due() or handle.status == "finished", "the retry to run")
+	wait_for(lambda: handle.status == "finished", "the retry to finish")
+	assert [run["attempt"] for run in read_log(conn, "k:runs")] == [1, 2]
+
+
+def test_a_whole_worker_killed_is_reaped(short_lease, conn, redis_url, promoter):
+	doomed = start_worker(redis_url)
+	handle = jobkit.enqueue("tests.fixtures.hang_on_first_attempt", retry=ONE_RETRY, key="k")
+	horse = first_run_pid(conn, "k")
+	# The worker and its work-horse (RQ gives it a session of its own), as on a lost machine.
+	doomed.kill()
+	os.kill(horse, signal.SIGKILL)
+	doomed.wait()
+
+	replacement = start_worker(redis_url)
+	try:
+		wait_for(lambda: handle.status == "finished", "the second attempt, on the new worker")
+	finally:
+		stop_workers(replacement)
+	assert [run["attempt"] for run in read_log(conn, "k:runs")] == [1, 2]
+
+
+def test_a_run_slower_than_its_lease_is_not_reaped(short_lease, conn, worker, promoter):
+	handle = jobkit.enqueue("tests.fixtures.hang_on_first_attempt", key="k", seconds=LEASE * 4)
+	wait_for(lambda: handle.status == "finished", "the slow run to finish")
+	assert len(read_log(conn, "k:runs")) == 1
+	assert handle.fetch().return_value() == "finished on attempt 1"
+	assert jobkit.dead_letters().count() == 0
+
+
+def test_a_frozen_run_whose_worker_heartbeats_is_left_alone(short_lease, conn, redis_url, promoter):
+	# SIGSTOP freezes the work-horse (and its lease renewals); its worker still heartbeats with the
+	# job as its current one, so the run is alive and must not be run a second time.
+	prompt = start_worker(redis_url, worker_class="prompt")
+	try:
+		handle = jobkit.enqueue("tests.fixtures.hang_on_first_attempt", retry=ONE_RETRY, key="k", seconds=2)
+		pid = first_run_pid(conn, "k")
+		os.kill(pid, signal.SIGSTOP)
+		time.sleep(LEASE * 4)
+		os.kill(pid, signal.SIGCONT)
+		wait_for(lambda: handle.status == "finished", "the thawed run to finish")
+	finally:
+		stop_workers(prompt)
+	assert [run["attempt"] for run in read_log(conn, "k:runs")] == [1]
+	assert handle.fetch().return_value() == "finished on attempt 1"
+
+
+def test_reap_checks_its_limit(short_lease):
+	for bad in (0, -1, 1.5, "10", True):
+		with pytest.raises(jobkit.InvalidArgument, match="limit must be a whole number"):
+			jobkit.reap(limit=bad)
