@@ -34,7 +34,8 @@ def main() -> int:
 	heading("1. configure: one call selects the plain-RQ host (inside a Frappe site, none is needed)")
 	# "reports" is a queue no long-running worker listens to, so what waits there can be shown.
 	queues = {"short": 300, "default": 300, "long": 1500, "reports": 600}
-	host = jobkit.configure(redis_url=args.redis_url, namespace="demo", queues=queues)
+	# A 2 s lease (60 s by default): a run whose process dies is found by the reaper within 2 s.
+	host = jobkit.configure(redis_url=args.redis_url, namespace="demo", queues=queues, lease_seconds=2)
 	print(f"   {host!r}")
 
 	heading("2. start two real RQ workers (forking) on short, default and long")
@@ -191,7 +192,35 @@ def main() -> int:
 		print(f"   status={inline.status} result={inline.result!r}")
 		check(inline.result == "resized 2 images", "inline run returned the result")
 
-		heading("12. bad input: a clear error, and nothing is enqueued")
+		heading("12. a work-horse killed mid-job (as by the OOM killer): the reaper retries the run")
+		connection.delete("demo:import-pid")
+		imported = jobkit.enqueue(
+			"demo.jobs.import_catalogue",
+			job_id="import::ACME",
+			retry=jobkit.Retry(max_attempts=2, backoff=0.5, jitter=False),
+			supplier="ACME",
+		)
+		wait_for(lambda: connection.get("demo:import-pid"))
+		pid = int(connection.get("demo:import-pid"))
+		os.kill(pid, signal.SIGKILL)
+		print(
+			f"   SIGKILL to the work-horse (pid {pid}) running attempt 1; RQ marks it failed, jobkit knows nothing"
+		)
+		reaped: list = []
+		check(
+			wait_for(lambda: reaped.extend(jobkit.reap()) or reaped),
+			"jobkit.reap() found the run once its 2 s lease went unrenewed",
+		)
+		for found in reaped:
+			print(f"   reaped {found.rq_id}: {found.outcome} (attempt {found.attempt} of {found.method})")
+		check(
+			wait_for(lambda: jobkit.promote_due() >= 0 and imported.status == "finished"),
+			"attempt 2 ran under the job's retry policy, with the unique key passed on",
+		)
+		print(f"   result: {imported.fetch().return_value()!r}")
+		print("   without a policy the run would be a dead letter: WorkerLost, its unique key released")
+
+		heading("13. bad input: a clear error, and nothing is enqueued")
 		before = job_count(connection)
 		bad_calls = [
 			("unknown queue", lambda: jobkit.enqueue("demo.jobs.resize_images", queue="urgent", count=1)),
@@ -217,6 +246,7 @@ def main() -> int:
 			),
 			("lock ttl <= 0", lambda: jobkit.lock("recompute::ACME", ttl=0)),
 			("job option", lambda: jobkit.job(queue="long", customer="ACME")),
+			("reap limit", lambda: jobkit.reap(limit=0)),
 		]
 		for label, call in bad_calls:
 			try:
@@ -227,7 +257,7 @@ def main() -> int:
 				check(False, f"{label} was accepted")
 		check(job_count(connection) == before, "no job was written by the rejected calls")
 	finally:
-		heading("13. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
+		heading("14. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
 		codes = [stop_worker(worker) for worker in workers]
 		check(all(code == 0 for code in codes), f"workers exited cleanly (exit codes {codes})")
 

@@ -1,5 +1,6 @@
 """Job functions of the demo. Workers import them by dotted path, like any app's jobs."""
 
+import os
 import time
 
 import jobkit
@@ -64,3 +65,12 @@ def rebuild_search_index(doctype: str = "Item") -> str:
 	"""A job with its defaults declared once: `rebuild_search_index.enqueue()` uses them."""
 	job = jobkit.current_job()
 	return f"{doctype} index rebuilt on {job.queue}" if job else f"{doctype} index rebuilt here"
+
+
+def import_catalogue(supplier: str) -> str:
+	"""Publish the process id; the first attempt then runs "forever" (until the demo kills it)."""
+	job = jobkit.current_job()
+	jobkit.get_host().connection.set("demo:import-pid", os.getpid())
+	if job.attempt == 1:
+		time.sleep(600)
+	return f"{supplier} catalogue imported on attempt {job.attempt}"
