@@ -8,10 +8,13 @@ with no set-up; elsewhere ``jobkit.configure(redis_url=..., namespace=...)`` (or
 import sys
 from collections.abc import Callable
 
+from jobkit.engine import batches as _batches
 from jobkit.engine import context as _context
 from jobkit.engine import delayed as _delayed
 from jobkit.engine import reaper as _reaper
 from jobkit.engine import unique as _unique
+from jobkit.engine.batch_runner import ChunkContext, current_chunk
+from jobkit.engine.batches import BatchHandle, BatchNotFound, Query
 from jobkit.engine.context import JobContext, configure, current_job, get_host
 from jobkit.engine.deadletter import DeadLetter
 from jobkit.engine.deadletter_store import DeadLetters
@@ -43,6 +46,9 @@ from jobkit.engine.retry import Retry
 __version__ = "0.1.0"
 
 __all__ = [
+	"BatchHandle",
+	"BatchNotFound",
+	"ChunkContext",
 	"DeadLetter",
 	"DeadLetters",
 	"DuplicateJob",
@@ -60,6 +66,7 @@ __all__ = [
 	"LockTimeout",
 	"NotConfigured",
 	"PayloadTooLarge",
+	"Query",
 	"RQHost",
 	"Reaped",
 	"Retry",
@@ -69,8 +76,10 @@ __all__ = [
 	"UnserializableArguments",
 	"WorkerLost",
 	"__version__",
+	"batch",
 	"check_hooks",
 	"configure",
+	"current_chunk",
 	"current_job",
 	"dead_letters",
 	"enqueue",
@@ -162,6 +171,26 @@ def reap(limit: int = _reaper.REAP_LIMIT) -> list[Reaped]:
 	if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
 		raise InvalidArgument(f"limit must be a whole number of at least 1, not {limit!r}")
 	return _reaper.reap(get_host(), limit=limit)
+
+
+def batch(method: str | Callable, *, items=None, query: Query | None = None, **options) -> BatchHandle:
+	"""Run ``method`` over many items in chunks of jobs; return a handle (id, status, counts).
+
+	``method(chunk, **kwargs)`` gets a list of items (``per_item=True``: ``method(item, **kwargs)``
+	per item, a failing item rolled back and recorded while the rest go on). Give ``items=`` (a
+	list) or ``query=`` (a ``jobkit.Query``; on a site ``jobkit.DocTypeQuery``). Options:
+	``chunk_size`` (100), ``queue``, ``timeout`` (per chunk), ``max_parallel`` (4 chunks queued or
+	running at a time; None: no limit), ``retry`` (per chunk; default: 3 attempts for a lost
+	worker or a transient error), ``commit`` ("chunk" or "item"), ``on_complete``/``on_success``/
+	``on_failure`` (dotted paths called once with the summary), ``title``, ``reference_doctype``/
+	``reference_name``; other keyword arguments go to ``method``.
+	"""
+	known = {
+		"chunk_size", "queue", "timeout", "max_parallel", "retry", "per_item", "commit", "on_complete",
+		"on_success", "on_failure", "title", "reference_doctype", "reference_name",
+	}  # fmt: skip
+	settings = {name: options.pop(name) for name in list(options) if name in known}
+	return _batches.create(get_host(), method, items=items, query=query, kwargs=options, **settings)
 
 
 def dead_letters() -> DeadLetters:

@@ -7,7 +7,9 @@ the site connected and the enqueuing user set, and Frappe's RQ Job list and
 """
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any
+from uuid import uuid4
 
 import frappe
 from frappe.utils import background_jobs
@@ -152,6 +154,24 @@ class FrappeHost:
 		from jobkit import skipped_runs
 
 		skipped_runs.record(method, job_id, holder, holder_status)
+
+	@contextmanager
+	def item_scope(self):
+		# A savepoint per item: a failing item's writes are undone, the chunk's earlier items kept.
+		savepoint = f"jobkit_item_{uuid4().hex[:12]}"
+		frappe.db.savepoint(savepoint)
+		try:
+			yield
+		except BaseException:
+			frappe.db.rollback(save_point=savepoint)
+			raise
+		else:
+			frappe.db.release_savepoint(savepoint)
+
+	def batch_changed(self, state: dict) -> None:
+		from jobkit import batch_records
+
+		batch_records.sync(state)
 
 
 host = FrappeHost()

@@ -174,3 +174,42 @@ def scheduled_cleanup() -> None:
 	job = jobkit.current_job()  # None when called directly
 	_log("cleanup:runs", {"queue": job and job.queue, "id": job and job.id})
 	connection.blpop(["cleanup:go"], timeout=60)
+
+
+# Batches ------------------------------------------------------------------------------------
+
+
+def process_chunk(items: list, key: str, seconds: float = 0) -> None:
+	"""Record each item, the process, and how many chunks were running at once (max_parallel)."""
+	import time
+
+	connection = jobkit.get_host().connection
+	running = connection.incr(f"{key}:running")
+	connection.rpush(f"{key}:parallel", running)
+	connection.sadd(f"{key}:pids", os.getpid())
+	try:
+		time.sleep(seconds)
+		pipe = connection.pipeline()
+		pipe.sadd(f"{key}:seen", *items)
+		pipe.incrby(f"{key}:processed", len(items))
+		pipe.execute()
+	finally:
+		connection.srem(f"{key}:pids", os.getpid())
+		connection.decr(f"{key}:running")
+
+
+def process_item(item: int, key: str, seconds: float = 0) -> None:
+	"""Per item: fail for items in the set ``{key}:bad`` (until the test empties it)."""
+	import time
+
+	connection = jobkit.get_host().connection
+	time.sleep(seconds)
+	if connection.sismember(f"{key}:bad", item):
+		raise ValueError(f"item {item} is malformed")
+	connection.sadd(f"{key}:seen", item)
+	connection.incr(f"{key}:processed")
+	connection.rpush(f"{key}:segments", f"{jobkit.current_chunk().index}:{jobkit.current_chunk().start}")
+
+
+def batch_completed(summary: dict) -> None:
+	jobkit.get_host().connection.rpush("batch:completed", json.dumps(summary))

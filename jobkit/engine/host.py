@@ -10,6 +10,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol, runtime_checkable
 
 import redis
@@ -94,6 +95,12 @@ class Host(Protocol):
 
 	def record_skipped_run(self, method: str, job_id: str, holder: str, holder_status: str | None) -> None:
 		"""Record that a scheduled run was skipped because the previous one is still going."""
+
+	def item_scope(self) -> AbstractContextManager:
+		"""Where one item of a per-item batch runs: its writes are undone if it raises."""
+
+	def batch_changed(self, state: dict) -> None:
+		"""A batch's counts or status changed (``state``: as ``BatchHandle.state()`` reads it)."""
 
 
 class RQHost:
@@ -215,6 +222,13 @@ class RQHost:
 
 	def record_skipped_run(self, method: str, job_id: str, holder: str, holder_status: str | None) -> None:
 		logger.warning("jobkit: skipped a run of %s: %s is still %s", method, holder, holder_status)
+
+	def item_scope(self) -> AbstractContextManager:
+		return nullcontext()  # no transaction to undo: a per-item batch's method undoes its own writes
+
+	def batch_changed(self, state: dict) -> None:
+		fields = ("id", "title", "status", "total", "done", "failed", "chunks", "chunks_done")
+		self.publish("jobkit_batch", {name: state[name] for name in fields}, user=state["user"] or None)
 
 
 def rq_host_from_url(redis_url: str, namespace: str = "default", **options) -> RQHost:

@@ -25,6 +25,16 @@ LOCK = "jobkit:{namespace}:lock:{name}"
 # an entry whose lease ran out belongs to a run whose process died (see reaper.py).
 IN_FLIGHT = "jobkit:{namespace}:in-flight"
 
+# A batch: its state (hash), chunk specs (hash: index -> pickled spec), chunks not yet released
+# (list of indexes), segments already counted (set), failed items (list, capped), and the index
+# of a namespace's batches (sorted set, scored by creation time).
+BATCH = "jobkit:{namespace}:batch:{batch_id}"
+BATCH_CHUNKS = "jobkit:{namespace}:batch:{batch_id}:chunks"
+BATCH_PENDING = "jobkit:{namespace}:batch:{batch_id}:pending"
+BATCH_ENDED = "jobkit:{namespace}:batch:{batch_id}:ended"
+BATCH_FAILURES = "jobkit:{namespace}:batch:{batch_id}:failures"
+BATCHES = "jobkit:{namespace}:batches"
+
 # The plain-RQ host's dead letters: an index (sorted set, scored by the last failure's time) and
 # one key per letter (its pickled record), both for the RQ id of the job's last attempt.
 DEAD_LETTERS = "jobkit:{namespace}:dead"
@@ -64,6 +74,24 @@ def lock(namespace: str, name: str) -> str:
 
 def in_flight(namespace: str) -> str:
 	return IN_FLIGHT.format(namespace=namespace)
+
+
+def batch(namespace: str, batch_id: str) -> dict[str, str]:
+	"""Every key of one batch, by role: state, chunks, pending, ended, failures."""
+	return {
+		role: template.format(namespace=namespace, batch_id=batch_id)
+		for role, template in (
+			("state", BATCH),
+			("chunks", BATCH_CHUNKS),
+			("pending", BATCH_PENDING),
+			("ended", BATCH_ENDED),
+			("failures", BATCH_FAILURES),
+		)
+	}
+
+
+def batches(namespace: str) -> str:
+	return BATCHES.format(namespace=namespace)
 
 
 def dead_letters(namespace: str) -> str:

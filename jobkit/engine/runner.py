@@ -56,11 +56,16 @@ def host_for_job(envelope: dict, rq_job) -> Host:
 	except JobkitError:
 		if rq_job is None:
 			raise
-		return RQHost(rq_job.connection, envelope["ns"])
+		# The enqueuing side's lease, so that work this job enqueues (retries, batch chunks) keeps it.
+		return RQHost(rq_job.connection, envelope["ns"], lease_seconds=lease_of_envelope(envelope))
 
 
 def lease_of(host: Host, envelope: dict) -> float:
 	return envelope.get("lease") or host.lease_seconds
+
+
+def lease_of_envelope(envelope: dict) -> float:
+	return envelope.get("lease") or defaults.LEASE_SECONDS
 
 
 def job_context(envelope: dict, rq_id: str | None) -> context.JobContext:

@@ -1,0 +1,265 @@
+"""The worker side of batches: running a chunk, counting it once, releasing the next, finishing.
+
+Each chunk is a jobkit job (``run_chunk``) with the batch's queue, timeout, user and chunk retry
+policy, and a unique job id per segment, so releasing a chunk twice enqueues it once. Its end is
+counted by one script call (``batch_end.lua``); the call that ends the last chunk finishes the
+batch: final status, then ``on_complete`` (and ``on_success`` or ``on_failure``) with a summary.
+
+Per item (``per_item=True``), each item runs in the host's item scope (a savepoint on a site): a
+failing item is rolled back and recorded with its error, and the rest of the chunk goes on. Near
+its timeout, or at ``jobkit.current_chunk().checkpoint(position)``, a chunk stops and the rest
+runs as a continuation segment, in the same slot of ``max_parallel``.
+"""
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from jobkit.engine import batches, context, keys, methods
+from jobkit.engine.host import Host
+from jobkit.engine.scripts import BATCH_END
+
+# A chunk checkpoints once this share of its timeout has passed.
+DEADLINE_SHARE = 0.8
+# How often a running chunk reads the batch's cancel flag (seconds).
+CANCEL_CHECK_SECONDS = 0.5
+# Failed items kept in a summary (the batch keeps all of them: failed_items(), retry_failed()).
+SUMMARY_FAILED_ITEMS = 100
+
+
+@dataclass
+class ChunkContext:
+	"""What a running chunk can know and do (``jobkit.current_chunk()``)."""
+
+	batch_id: str
+	index: int
+	start: int
+	items: list
+	deadline: float | None
+	_host: Host = field(repr=False)
+	_cancelled: bool = False
+	_checked_at: float = 0.0
+	checkpoint_at: int | None = None
+
+	@property
+	def cancelled(self) -> bool:
+		"""Whether the batch was cancelled (read from Redis at most every half second)."""
+		now = time.monotonic()
+		if not self._cancelled and now - self._checked_at >= CANCEL_CHECK_SECONDS:
+			self._checked_at = now
+			state_key = keys.batch(self._host.namespace, self.batch_id)["state"]
+			self._cancelled = bool(self._host.connection.hexists(state_key, "cancelled"))
+		return self._cancelled
+
+	def near_deadline(self) -> bool:
+		return self.deadline is not None and time.monotonic() >= self.deadline
+
+	def checkpoint(self, position: int) -> None:
+		"""Items before ``position`` (of ``items``) are done: the rest runs as a continuation."""
+		if isinstance(position, bool) or not isinstance(position, int) or not 0 < position <= len(self.items):
+			raise ValueError(f"checkpoint position must be between 1 and {len(self.items)}, not {position!r}")
+		self.checkpoint_at = position
+
+
+_current: list[ChunkContext] = []
+
+
+def current_chunk() -> ChunkContext | None:
+	return _current[-1] if _current else None
+
+
+def release_chunk(host: Host, batch_id: str, spec, index: int, start: int, user) -> None:
+	"""Enqueue one segment of a chunk (idempotent: its job id is unique)."""
+	from jobkit.engine.enqueue import enqueue
+
+	enqueue(
+		host,
+		batches.RUN_CHUNK_PATH,
+		queue=spec.queue,
+		timeout=spec.timeout,
+		job_id=f"batch::{batch_id}::{index}::{start}",
+		retry=spec.retry,
+		on_failure=batches.CHUNK_FAILED_PATH,
+		job_name=f"{spec.method} (batch {batch_id[:8]}, chunk {index})",
+		user=user or None,
+		kwargs={"batch_id": batch_id, "index": index, "start": start},
+	)
+
+
+def run_chunk(batch_id: str, index: int, start: int = 0) -> dict:
+	"""The job of one chunk segment: run the method over its items, then count the segment."""
+	host = context.get_host()
+	connection = host.connection
+	batch_keys = keys.batch(host.namespace, batch_id)
+	state = batches.read_state(host, batch_id)
+	spec = batches.load_spec(state)
+	connection.hsetnx(batch_keys["state"], "started_at", repr(time.time()))
+	if state["cancelled"]:
+		return end_segment(host, batch_id, spec, state, index, start, 0, [], complete=True)
+	chunk = batches.pickle.loads(connection.hget(batch_keys["chunks"], str(index)))
+	items = chunk["items"] if "items" in chunk else spec.query.load(chunk["after"], chunk["upto"])
+	items = items[start:]
+	job = context.current_job()
+	timeout = spec.timeout
+	deadline = time.monotonic() + timeout * DEADLINE_SHARE if timeout and job else None
+	chunk_context = ChunkContext(batch_id, index, start, items, deadline, host)
+	method = methods.resolve(spec.method)
+	failures: list[dict] = []
+	processed = 0
+	_current.append(chunk_context)
+	try:
+		if spec.per_item:
+			for position, item in enumerate(items):
+				if chunk_context.cancelled:
+					break
+				if position and chunk_context.near_deadline():
+					chunk_context.checkpoint_at = position
+					break
+				try:
+					with host.item_scope():
+						method(item, **spec.kwargs)
+				except Exception as e:
+					failures.append(_failure(item, e))
+				if spec.commit == "item":
+					host.commit()
+				processed = position + 1
+		else:
+			method(items, **spec.kwargs)
+			processed = chunk_context.checkpoint_at or len(items)
+	finally:
+		_current.pop()
+	host.commit()
+	if chunk_context.checkpoint_at is not None and processed < len(items):
+		release_chunk(host, batch_id, spec, index, start + processed, state["user"])
+		return end_segment(host, batch_id, spec, state, index, start, processed, failures, complete=False)
+	return end_segment(host, batch_id, spec, state, index, start, processed, failures, complete=True)
+
+
+def chunk_failed(rq_job, connection, exc_type, exc, traceback) -> None:
+	"""The chunk's final failure (its retry policy spent, or its worker lost): all its items failed."""
+	host = context.get_host()
+	job_kwargs = (host.envelope_of(rq_job) or {}).get("kwargs") if rq_job is not None else None
+	if not job_kwargs:
+		return
+	batch_id, index, start = job_kwargs["batch_id"], job_kwargs["index"], job_kwargs.get("start", 0)
+	state = batches.read_state(host, batch_id)
+	spec = batches.load_spec(state)
+	batch_keys = keys.batch(host.namespace, batch_id)
+	chunk = batches.pickle.loads(host.connection.hget(batch_keys["chunks"], str(index)))
+	if "items" in chunk:
+		items = chunk["items"][start:]
+	else:
+		try:
+			items = spec.query.load(chunk["after"], chunk["upto"])[start:]
+		except Exception:  # the store itself may be what failed: count the planned items
+			items = [f"<item {n} of chunk {index}>" for n in range(start, chunk["count"])]
+	error = f"{exc_type.__name__}: {exc}"
+	failures = [{"item": _jsonable(item), "error": error[:1000], "chunk": index} for item in items]
+	end_segment(host, batch_id, spec, state, index, start, 0, failures, complete=True)
+
+
+def end_segment(host, batch_id, spec, state, index, start, processed, failures, *, complete) -> dict:
+	connection = host.connection
+	batch_keys = keys.batch(host.namespace, batch_id)
+	released = ""
+	if complete and not state["cancelled"]:
+		head = connection.lindex(batch_keys["pending"], 0)
+		if head is not None:
+			released = head.decode()
+			release_chunk(host, batch_id, spec, int(released), 0, state["user"])
+	succeeded = processed - len(failures)
+	counted, _, last = BATCH_END(
+		connection,
+		[batch_keys["state"], batch_keys["ended"], batch_keys["pending"], batch_keys["failures"]],
+		[
+			f"{index}:{start}",
+			succeeded,
+			len(failures),
+			"1" if complete else "0",
+			released,
+			repr(time.time()),
+			*(json.dumps(entry, default=str) for entry in failures),
+		],
+	)
+	if last or (not counted and _finish_pending(connection, batch_keys["state"])):
+		finish(host, batch_id)
+	elif counted:
+		host.batch_changed(batches.read_state(host, batch_id))
+	return {"batch": batch_id, "chunk": index, "start": start, "done": succeeded, "failed": len(failures)}
+
+
+def _finish_pending(connection, state_key: str) -> bool:
+	"""The batch ended but its finish did not complete (the process finishing it died)."""
+	ended, finished = connection.hmget(state_key, ["ended_at", "finished_at"])
+	return ended is not None and finished is None
+
+
+def end_empty_batch(host: Host, batch_id: str) -> None:
+	state_key = keys.batch(host.namespace, batch_id)["state"]
+	if host.connection.hsetnx(state_key, "ended_at", repr(time.time())):
+		finish(host, batch_id)
+
+
+def finish(host: Host, batch_id: str) -> dict:
+	"""Write the final status and run the batch's callbacks with its summary."""
+	connection = host.connection
+	batch_keys = keys.batch(host.namespace, batch_id)
+	state = batches.read_state(host, batch_id)
+	spec = batches.load_spec(state)
+	status = final_status(state)
+	finished_at = time.time()
+	connection.hset(batch_keys["state"], mapping={"status": status})
+	summary = {
+		"batch": batch_id,
+		"title": state["title"],
+		"method": state["method"],
+		"status": status,
+		"total": state["total"],
+		"done": state["done"],
+		"failed": state["failed"],
+		"failed_items": batches.failed_items(host, batch_id, SUMMARY_FAILED_ITEMS),
+		"duration": round(finished_at - (state["started_at"] or state["created_at"]), 3),
+		"reference_doctype": state["reference_doctype"] or None,
+		"reference_name": state["reference_name"] or None,
+	}
+	# In the process that ended the batch: its last chunk's job, or a cancel with nothing running.
+	for name in ("on_complete", "on_success" if status == batches.COMPLETED else "on_failure"):
+		callback = getattr(spec, name)
+		if callback and (name != "on_failure" or status != batches.CANCELLED):
+			_run_callback(host, callback, summary)
+	pipe = connection.pipeline(transaction=True)
+	pipe.hset(batch_keys["state"], "finished_at", repr(finished_at))
+	for key in batch_keys.values():
+		pipe.expire(key, batches.KEEP_AFTER_END_SECONDS)
+	pipe.execute()
+	host.batch_changed(batches.read_state(host, batch_id))
+	return summary
+
+
+def final_status(state: dict) -> str:
+	if state["cancelled"]:
+		return batches.CANCELLED
+	if state["failed"] and not state["done"]:
+		return batches.FAILED
+	return batches.COMPLETED_WITH_ERRORS if state["failed"] else batches.COMPLETED
+
+
+def _run_callback(host: Host, callback: str, summary: dict) -> None:
+	try:
+		methods.resolve(callback)(summary)
+		host.commit()
+	except Exception as e:
+		host.rollback()
+		host.log_error(f"jobkit: batch callback {callback} raised {type(e).__name__}", str(e))
+
+
+def _failure(item, exc: Exception) -> dict:
+	return {"item": _jsonable(item), "error": f"{type(exc).__name__}: {exc}"[:1000]}
+
+
+def _jsonable(item):
+	try:
+		json.dumps(item)
+		return item
+	except (TypeError, ValueError):
+		return repr(item)

@@ -1,0 +1,339 @@
+"""Batches: work over many items, cut into chunks that run as jobs, with one fan-in at the end.
+
+``jobkit.batch(method, items=... | query=..., chunk_size=100, max_parallel=4, ...)`` plans the
+chunks, stores them in Redis, and releases at most ``max_parallel`` of them as jobkit jobs; each
+chunk that ends releases the next. The counts are kept in Redis by one script call per ended
+segment, so they stay exact when chunks end together, are retried, or run again after their
+worker died (the reaper); the call that ends the last chunk is the one that finishes the batch
+and runs ``on_complete`` (see ``batch_runner``).
+
+A query is planned by keyset pagination: only the chunk boundaries are kept (one key per chunk),
+and each chunk loads its own items when it runs, so planning a million rows never holds them.
+"""
+
+import pickle
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+from uuid import uuid4
+
+from jobkit.engine import keys, methods
+from jobkit.engine.errors import InvalidArgument, JobkitError
+from jobkit.engine.host import Host
+from jobkit.engine.payload import PICKLE_ERRORS
+from jobkit.engine.retry import Retry
+from jobkit.engine.scripts import BATCH_CANCEL
+
+QUEUED = "Queued"
+RUNNING = "Running"
+COMPLETED = "Completed"
+COMPLETED_WITH_ERRORS = "Completed with errors"
+FAILED = "Failed"
+CANCELLED = "Cancelled"
+STATUSES = (QUEUED, RUNNING, COMPLETED, COMPLETED_WITH_ERRORS, FAILED, CANCELLED)
+
+COMMIT_MODES = ("chunk", "item")
+DEFAULT_CHUNK_SIZE = 100
+DEFAULT_MAX_PARALLEL = 4
+# A chunk is retried when its worker dies or it meets a transient error (a deadlock, a lost
+# connection): its items are then run again, so make the method idempotent.
+DEFAULT_CHUNK_RETRY = Retry(max_attempts=3, backoff=5, max_backoff=60)
+# How long a batch's keys stay in Redis after it ended (its handle, its failed items).
+KEEP_AFTER_END_SECONDS = 7 * 24 * 3600
+MAX_TITLE_LENGTH = 140
+
+RUN_CHUNK_PATH = "jobkit.engine.batch_runner.run_chunk"
+CHUNK_FAILED_PATH = "jobkit.engine.batch_runner.chunk_failed"
+
+
+class BatchNotFound(JobkitError):
+	"""No batch has this id in this namespace (never created, or expired after it ended)."""
+
+
+@runtime_checkable
+class Query(Protocol):
+	"""Items read from a store in key order, without holding them all.
+
+	``keys_after(after, limit)``: up to ``limit`` keys greater than ``after`` (None: from the
+	first), in ascending order. ``load(after, upto)``: the items whose key is greater than
+	``after`` (None: from the first) and at most ``upto``. Instances are pickled into each chunk.
+	"""
+
+	def keys_after(self, after: Any, limit: int) -> list: ...
+
+	def load(self, after: Any, upto: Any) -> list: ...
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+	"""What a batch runs, stored once (pickled) in its state."""
+
+	method: str
+	kwargs: dict
+	queue: str
+	timeout: int | None
+	retry: Retry
+	per_item: bool
+	commit: str
+	query: Any
+	on_complete: str | None
+	on_success: str | None
+	on_failure: str | None
+
+
+class BatchHandle:
+	"""A batch's id, and its state read live from Redis."""
+
+	def __init__(self, host: Host, batch_id: str):
+		self._host = host
+		self.id = batch_id
+
+	def __repr__(self) -> str:
+		return f"<BatchHandle {self.id!r}>"
+
+	def state(self) -> dict:
+		return read_state(self._host, self.id)
+
+	@property
+	def status(self) -> str:
+		return self.state()["status"]
+
+	@property
+	def counts(self) -> dict:
+		state = self.state()
+		return {name: state[name] for name in ("total", "done", "failed", "chunks", "chunks_done")}
+
+	def failed_items(self, limit: int | None = None) -> list[dict]:
+		return failed_items(self._host, self.id, limit)
+
+	def cancel(self) -> bool:
+		return cancel(self._host, self.id)
+
+	def retry_failed(self, **options) -> "BatchHandle":
+		return retry_failed(self._host, self.id, **options)
+
+
+def create(
+	host: Host,
+	method,
+	*,
+	items: Iterable | None = None,
+	query: Query | None = None,
+	chunk_size: int = DEFAULT_CHUNK_SIZE,
+	queue: str = "default",
+	timeout: int | None = None,
+	max_parallel: int | None = DEFAULT_MAX_PARALLEL,
+	retry=None,
+	per_item: bool = False,
+	commit: str = "chunk",
+	on_complete=None,
+	on_success=None,
+	on_failure=None,
+	title: str | None = None,
+	reference_doctype: str | None = None,
+	reference_name: str | None = None,
+	user=None,
+	kwargs: dict,
+) -> BatchHandle:
+	from jobkit.engine import batch_runner
+	from jobkit.engine.enqueue import resolve_timeout
+
+	method_path = methods.dotted_path(method, check_import=host.check_methods)
+	callbacks = {
+		name: methods.dotted_path(callback, check_import=host.check_methods) if callback is not None else None
+		for name, callback in (
+			("on_complete", on_complete),
+			("on_success", on_success),
+			("on_failure", on_failure),
+		)
+	}
+	if (items is None) == (query is None):
+		raise InvalidArgument("give items= (a list) or query= (a jobkit query), not both and not neither")
+	chunk_size = _whole_number("chunk_size", chunk_size)
+	if max_parallel is not None:
+		max_parallel = _whole_number("max_parallel", max_parallel)
+	if commit not in COMMIT_MODES:
+		raise InvalidArgument(
+			f"commit={commit!r}: use 'chunk' (after each chunk) or 'item' (after each item)"
+		)
+	if commit == "item" and not per_item:
+		raise InvalidArgument("commit='item' needs per_item=True: the method is then called once per item")
+	if title is not None and (not isinstance(title, str) or len(title) > MAX_TITLE_LENGTH):
+		raise InvalidArgument(f"title must be text of at most {MAX_TITLE_LENGTH} characters")
+	if (reference_doctype is None) != (reference_name is None):
+		raise InvalidArgument("give reference_doctype and reference_name together, or neither")
+	timeout = resolve_timeout(host, queue, timeout)
+	policy = Retry.coerce(retry) or DEFAULT_CHUNK_RETRY
+	if query is not None and not isinstance(query, Query):
+		raise InvalidArgument(
+			f"query={query!r} is not a jobkit query: it needs keys_after(after, limit) and load(after, upto)"
+			" (on a site: jobkit.DocTypeQuery('ToDo', filters={...}))"
+		)
+	spec = BatchSpec(method_path, kwargs, queue, timeout, policy, bool(per_item), commit, query, **callbacks)
+	packed_spec = _pickled("the batch's kwargs or query", spec)
+
+	batch_id = uuid4().hex
+	batch_keys = keys.batch(host.namespace, batch_id)
+	connection = host.connection
+	chunks, total = _plan(items, query, chunk_size)
+	now = time.time()
+	state = {
+		"id": batch_id,
+		"method": method_path,
+		"title": title or method_path,
+		"queue": queue,
+		"user": user if user is not None else host.current_user() or "",
+		"reference_doctype": reference_doctype or "",
+		"reference_name": reference_name or "",
+		"chunk_size": chunk_size,
+		"max_parallel": max_parallel or 0,
+		"total": total,
+		"done": 0,
+		"failed": 0,
+		"chunks": len(chunks),
+		"chunks_done": 0,
+		"chunks_dropped": 0,
+		"created_at": repr(now),
+		"spec": packed_spec,
+	}
+	pipe = connection.pipeline(transaction=True)
+	pipe.hset(batch_keys["state"], mapping=state)
+	for index, chunk in enumerate(chunks):
+		pipe.hset(batch_keys["chunks"], str(index), _pickled(f"the items of chunk {index}", chunk))
+	if chunks:
+		pipe.rpush(batch_keys["pending"], *range(len(chunks)))
+	pipe.zadd(keys.batches(host.namespace), {batch_id: now})
+	pipe.execute()
+	host.batch_changed(read_state(host, batch_id))
+
+	if not chunks:
+		batch_runner.end_empty_batch(host, batch_id)
+	for _ in range(min(max_parallel or len(chunks), len(chunks))):
+		index = connection.lpop(batch_keys["pending"])
+		if index is None:
+			break
+		batch_runner.release_chunk(host, batch_id, spec, int(index), 0, state["user"])
+	return BatchHandle(host, batch_id)
+
+
+def _plan(items: Iterable | None, query: Query | None, chunk_size: int) -> tuple[list[dict], int]:
+	"""The chunk specs, and the number of items: lists for items=, key ranges for query=."""
+	chunks: list[dict] = []
+	if items is not None:
+		if isinstance(items, str | bytes | dict) or not isinstance(items, Iterable):
+			raise InvalidArgument(f"items must be a list of items, not {type(items).__name__}")
+		listed = list(items)
+		for start in range(0, len(listed), chunk_size):
+			chunks.append({"items": listed[start : start + chunk_size]})
+		return chunks, len(listed)
+	total, after = 0, None
+	while True:
+		page = query.keys_after(after, chunk_size)
+		if not page:
+			break
+		chunks.append({"after": after, "upto": page[-1], "count": len(page)})
+		total += len(page)
+		after = page[-1]
+		if len(page) < chunk_size:
+			break
+	return chunks, total
+
+
+def read_state(host: Host, batch_id: str) -> dict:
+	raw = host.connection.hgetall(keys.batch(host.namespace, batch_id)["state"])
+	if not raw:
+		raise BatchNotFound(
+			f"no batch {batch_id!r} in namespace {host.namespace!r}: never created here, or expired "
+			f"{KEEP_AFTER_END_SECONDS // 86400} days after it ended"
+		)
+	state = {key.decode(): value for key, value in raw.items()}
+	spec = state.pop("spec")
+	out: dict[str, Any] = {name: value.decode() for name, value in state.items()}
+	for name in (
+		"total",
+		"done",
+		"failed",
+		"chunks",
+		"chunks_done",
+		"chunks_dropped",
+		"chunk_size",
+		"max_parallel",
+	):
+		out[name] = int(out.get(name) or 0)
+	for name in ("created_at", "started_at", "ended_at", "finished_at", "cancelled"):
+		out[name] = float(out[name]) if out.get(name) else None
+	out["status"] = out.get("status") or (RUNNING if out["started_at"] else QUEUED)
+	out["spec"] = spec
+	return out
+
+
+def load_spec(state: dict) -> BatchSpec:
+	return pickle.loads(state["spec"])
+
+
+def failed_items(host: Host, batch_id: str, limit: int | None = None) -> list[dict]:
+	import json
+
+	key = keys.batch(host.namespace, batch_id)["failures"]
+	return [json.loads(entry) for entry in host.connection.lrange(key, 0, -1 if limit is None else limit - 1)]
+
+
+def cancel(host: Host, batch_id: str) -> bool:
+	"""Cancel a batch; False when it had already ended. Running chunks stop at their next item."""
+	from jobkit.engine import batch_runner
+
+	read_state(host, batch_id)  # BatchNotFound for an unknown id
+	batch_keys = keys.batch(host.namespace, batch_id)
+	cancelled, last = BATCH_CANCEL(
+		host.connection, [batch_keys["state"], batch_keys["pending"]], [repr(time.time())]
+	)
+	if last:
+		batch_runner.finish(host, batch_id)
+	elif cancelled:
+		host.batch_changed(read_state(host, batch_id))
+	return bool(cancelled)
+
+
+def retry_failed(host: Host, batch_id: str, **options) -> BatchHandle:
+	"""A new batch over exactly the failed items of ``batch_id``, with its method and settings."""
+	state = read_state(host, batch_id)
+	if state["ended_at"] is None:
+		raise InvalidArgument(f"batch {batch_id} is still running: retry its failed items once it has ended")
+	spec = load_spec(state)
+	items = [entry["item"] for entry in failed_items(host, batch_id)]
+	if not items:
+		raise InvalidArgument(f"batch {batch_id} has no failed items to retry")
+	settings = {
+		"queue": spec.queue,
+		"timeout": spec.timeout,
+		"retry": spec.retry,
+		"per_item": spec.per_item,
+		"commit": spec.commit,
+		"chunk_size": state["chunk_size"],
+		"max_parallel": state["max_parallel"] or None,
+		"on_complete": spec.on_complete,
+		"on_success": spec.on_success,
+		"on_failure": spec.on_failure,
+		"title": f"Retry of {state['title']}"[:MAX_TITLE_LENGTH],
+		"reference_doctype": state["reference_doctype"] or None,
+		"reference_name": state["reference_name"] or None,
+		"user": state["user"] or None,
+		**options,
+	}
+	return create(host, spec.method, items=items, kwargs=spec.kwargs, **settings)
+
+
+def _whole_number(name: str, value: object) -> int:
+	if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+		raise InvalidArgument(f"{name} must be a whole number of at least 1, not {value!r}")
+	return value
+
+
+def _pickled(what: str, value: object) -> bytes:
+	try:
+		return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+	except PICKLE_ERRORS as e:
+		raise InvalidArgument(
+			f"{what} cannot be serialised ({type(e).__name__}: {e}): pass plain data (names, ids, numbers)"
+		) from e

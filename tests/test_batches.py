@@ -1,0 +1,238 @@
+"""Batches with real workers: exact counts, one on_complete, per-item failures, max_parallel, kills,
+cancel, checkpoints near the timeout, and query planning whose memory does not grow with rows."""
+
+import json
+import os
+import random
+import signal
+import threading
+import time
+import tracemalloc
+
+import pytest
+
+import jobkit
+from jobkit.engine import context
+from tests.conftest import NAMESPACE, clear_jobkit_environment
+from tests.sqlite_query import SQLiteQuery, create_table
+from tests.workers import start_promoter, start_worker, stop_workers, wait_for
+
+LEASE = 1.0
+
+
+@pytest.fixture
+def short_lease(redis_url, monkeypatch):
+	clear_jobkit_environment(monkeypatch)
+	yield jobkit.configure(redis_url=redis_url, namespace=NAMESPACE, lease_seconds=LEASE)
+	context.reset()
+
+
+@pytest.fixture
+def two_workers(redis_url):
+	workers = [start_worker(redis_url) for _ in range(2)]
+	promoter = start_promoter(redis_url)
+	yield workers
+	promoter.terminate()
+	promoter.communicate(timeout=30)
+	stop_workers(*workers)
+
+
+def completions(conn) -> list[dict]:
+	return [json.loads(item) for item in conn.lrange("batch:completed", 0, -1)]
+
+
+def wait_until_ended(handle, timeout: float = 120) -> dict:
+	wait_for(lambda: handle.state()["finished_at"], f"batch {handle.id} to end", timeout)
+	return handle.state()
+
+
+def test_ten_thousand_items_are_each_processed_with_exact_counts_and_one_completion(host, conn, two_workers):
+	handle = jobkit.batch(
+		"tests.fixtures.process_chunk",
+		items=list(range(10_000)),
+		chunk_size=100,
+		max_parallel=4,
+		on_complete="tests.fixtures.batch_completed",
+		title="Reindex",
+		key="b",
+	)
+	state = wait_until_ended(handle)
+	assert state["status"] == "Completed"
+	assert (state["total"], state["done"], state["failed"]) == (10_000, 10_000, 0)
+	assert (state["chunks"], state["chunks_done"]) == (100, 100)
+	assert conn.scard("b:seen") == 10_000
+	assert int(conn.get("b:processed")) == 10_000  # each item once: no chunk ran twice
+	assert max(int(n) for n in conn.lrange("b:parallel", 0, -1)) <= 4
+	[summary] = completions(conn)
+	assert summary["status"] == "Completed"
+	assert (summary["total"], summary["done"], summary["failed"]) == (10_000, 10_000, 0)
+	assert summary["title"] == "Reindex"
+
+
+def test_failing_items_are_recorded_and_retried_alone(host, conn, two_workers):
+	bad = [7, 450, 451, 999]
+	conn.sadd("p:bad", *bad)
+	handle = jobkit.batch(
+		"tests.fixtures.process_item",
+		items=list(range(1000)),
+		chunk_size=50,
+		per_item=True,
+		on_complete="tests.fixtures.batch_completed",
+		key="p",
+	)
+	state = wait_until_ended(handle)
+	assert state["status"] == "Completed with errors"
+	assert (state["done"], state["failed"]) == (996, 4)
+	failed = handle.failed_items()
+	assert sorted(entry["item"] for entry in failed) == bad
+	assert {entry["error"] for entry in failed} == {f"ValueError: item {n} is malformed" for n in bad}
+	assert conn.scard("p:seen") == 996  # the rest of each chunk went on
+	[summary] = completions(conn)
+	assert summary["status"] == "Completed with errors"
+	assert sorted(entry["item"] for entry in summary["failed_items"]) == bad
+
+	conn.delete("p:bad")  # the cause is fixed
+	again = handle.retry_failed()
+	state = wait_until_ended(again)
+	assert (state["status"], state["total"], state["done"], state["failed"]) == ("Completed", 4, 4, 0)
+	assert conn.scard("p:seen") == 1000
+	assert len(completions(conn)) == 2
+
+
+def test_a_batch_survives_work_horses_killed_mid_chunk(short_lease, conn, two_workers):
+	handle = jobkit.batch(
+		"tests.fixtures.process_chunk",
+		items=list(range(3000)),
+		chunk_size=50,
+		max_parallel=3,
+		on_complete="tests.fixtures.batch_completed",
+		key="k",
+		seconds=0.3,
+	)
+	kills = 0
+	while kills < 4 and not handle.state()["ended_at"]:
+		pids = [int(pid) for pid in conn.smembers("k:pids")]
+		if pids:
+			try:
+				os.kill(random.choice(pids), signal.SIGKILL)
+				kills += 1
+			except ProcessLookupError:
+				pass
+		time.sleep(0.7)
+	assert kills == 4
+	state = wait_until_ended(handle, timeout=240)
+	assert state["status"] == "Completed"
+	assert (state["total"], state["done"], state["failed"], state["chunks_done"]) == (3000, 3000, 0, 60)
+	assert conn.scard("k:seen") == 3000  # every item at least once
+	assert len(completions(conn)) == 1
+
+
+def test_cancel_drops_queued_chunks_and_ends_the_batch_once(host, conn, redis_url):
+	worker = start_worker(redis_url)
+	try:
+		handle = jobkit.batch(
+			"tests.fixtures.process_item",
+			items=list(range(400)),
+			chunk_size=20,
+			max_parallel=2,
+			per_item=True,
+			on_complete="tests.fixtures.batch_completed",
+			key="c",
+			seconds=0.05,
+		)
+		wait_for(lambda: handle.state()["chunks_done"] >= 1, "a first chunk to end")
+		assert handle.cancel() is True
+		state = wait_until_ended(handle)
+	finally:
+		stop_workers(worker)
+	assert state["status"] == "Cancelled"
+	assert state["done"] < 400
+	assert state["done"] == int(conn.get("c:processed"))  # counts match what ran
+	assert handle.cancel() is False  # already ended
+	[summary] = completions(conn)
+	assert summary["status"] == "Cancelled"
+
+
+def test_a_chunk_near_its_timeout_checkpoints_and_the_rest_continues(host, conn, redis_url):
+	worker = start_worker(redis_url)
+	try:
+		handle = jobkit.batch(
+			"tests.fixtures.process_item",
+			items=list(range(60)),
+			chunk_size=30,
+			per_item=True,
+			timeout=2,
+			key="d",
+			seconds=0.1,
+		)
+		state = wait_until_ended(handle)
+	finally:
+		stop_workers(worker)
+	assert (state["status"], state["done"], state["failed"]) == ("Completed", 60, 0)
+	assert int(conn.get("d:processed")) == 60  # no item run twice, none lost
+	segments = {entry.decode() for entry in conn.lrange("d:segments", 0, -1)}
+	assert len(segments) > 2  # each 3 s chunk stopped at 1.6 s and went on as a continuation
+
+
+def test_planning_a_query_holds_chunk_boundaries_not_rows(host, tmp_path):
+	peaks = {}
+	for rows in (20_000, 200_000):
+		path = str(tmp_path / f"{rows}.sqlite")
+		create_table(path, rows)
+		tracemalloc.start()
+		handle = jobkit.batch(
+			"tests.fixtures.process_chunk", query=SQLiteQuery(path), chunk_size=1000, key="q"
+		)
+		peaks[rows] = tracemalloc.get_traced_memory()[1]
+		tracemalloc.stop()
+		assert handle.counts["total"] == rows
+		assert handle.counts["chunks"] == rows // 1000
+	tracemalloc.start()
+	all_keys = SQLiteQuery(str(tmp_path / "200000.sqlite")).keys_after(None, 200_000)
+	all_rows_peak = tracemalloc.get_traced_memory()[1]
+	tracemalloc.stop()
+	assert len(all_keys) == 200_000
+	assert peaks[200_000] < 2 * peaks[20_000]  # ten times the rows, not ten times the memory
+	assert peaks[200_000] < all_rows_peak / 5
+
+
+def test_an_empty_batch_completes_at_once(host, conn):
+	handle = jobkit.batch(
+		"tests.fixtures.process_chunk", items=[], on_complete="tests.fixtures.batch_completed", key="e"
+	)
+	assert handle.status == "Completed"
+	assert completions(conn)[0]["total"] == 0
+
+
+def test_bad_input_is_refused_before_anything_is_written(host, conn):
+	bad_calls = {
+		"give items= (a list) or query=": lambda: jobkit.batch("tests.fixtures.process_chunk", key="x"),
+		"not both": lambda: jobkit.batch(
+			"tests.fixtures.process_chunk", items=[1], query=SQLiteQuery("x"), key="x"
+		),
+		"chunk_size must be a whole number": lambda: jobkit.batch(
+			"tests.fixtures.process_chunk", items=[1], chunk_size=0
+		),
+		"max_parallel must be a whole number": lambda: jobkit.batch(
+			"tests.fixtures.process_chunk", items=[1], max_parallel=1.5
+		),
+		"commit='item' needs per_item=True": lambda: jobkit.batch(
+			"tests.fixtures.process_chunk", items=[1], commit="item"
+		),
+		"commit='weekly'": lambda: jobkit.batch("tests.fixtures.process_chunk", items=[1], commit="weekly"),
+		"is not a jobkit query": lambda: jobkit.batch("tests.fixtures.process_chunk", query=[1, 2]),
+		"items must be a list": lambda: jobkit.batch("tests.fixtures.process_chunk", items="abc"),
+		"cannot be serialised": lambda: jobkit.batch(
+			"tests.fixtures.process_chunk", items=[1], lock=threading.Lock()
+		),
+		"reference_doctype and reference_name together": lambda: jobkit.batch(
+			"tests.fixtures.process_chunk", items=[1], reference_doctype="ToDo"
+		),
+		"cannot be found": lambda: jobkit.batch("tests.fixtures.no_such_function", items=[1]),
+	}
+	for message, call in bad_calls.items():
+		with pytest.raises(jobkit.InvalidArgument, match=message.replace("(", r"\(").replace(")", r"\)")):
+			call()
+	assert conn.keys("jobkit:*") == []
+	with pytest.raises(jobkit.BatchNotFound, match="no batch 'nope'"):
+		jobkit.BatchHandle(host, "nope").state()
