@@ -26,10 +26,8 @@ class InFlight(Renewer):
 		self.rq_id = rq_id
 		self.lease_seconds = lease_seconds
 
-	def __enter__(self) -> "InFlight":
+	def start(self) -> None:
 		self.connection.zadd(self.key, {self.rq_id: time.time() + self.lease_seconds})
-		self._thread.start()
-		return self
 
 	def __exit__(self, *exc_info) -> None:
 		super().__exit__(*exc_info)

@@ -1,12 +1,18 @@
-"""Keeping a lease alive while its owner runs: a daemon thread that renews it.
+"""Keeping leases alive while their owner runs: one daemon thread per process renews them all.
 
-A key held by a running job gets a short TTL (the lease) that this thread renews every third
-of the lease; a running job's entry in the in-flight registry is renewed the same way. If the process dies (SIGKILL, OOM, a lost machine) the renewals stop and the key
-frees itself within one lease, without anyone having to decide that the owner is dead.
+A key held by a running job gets a short TTL (the lease), renewed every third of the lease; a
+running job's entry in the in-flight registry is renewed the same way. If the process dies
+(SIGKILL, OOM, a lost machine) the renewals stop and the lease ends within its length, without
+anyone having to decide that the owner is dead. One shared thread (started again in a forked
+child, where threads do not survive) keeps a short job from paying for a thread of its own.
 """
 
+import heapq
+import itertools
 import logging
+import os
 import threading
+import time
 
 from jobkit.engine.scripts import EXTEND
 
@@ -24,20 +30,26 @@ class Renewer:
 		self.what = what
 		self.interval = lease_seconds / 3
 		self.lost = False
-		self._stop = threading.Event()
-		self._thread = threading.Thread(target=self._run, name=f"jobkit-lease:{what}", daemon=True)
+		self.stopped = False
+		# Held while a renewal runs: the block's end waits for one in progress, so that no renewal
+		# lands after the owner has released what it renews.
+		self.renewing = threading.Lock()
 
 	def renew(self) -> bool:
 		raise NotImplementedError
 
-	def __enter__(self) -> "Renewer":
+	def start(self) -> None:
+		"""Take the lease (by default, the first renewal)."""
 		self.extend()
-		self._thread.start()
+
+	def __enter__(self) -> "Renewer":
+		self.start()
+		_renewals.add(self)
 		return self
 
 	def __exit__(self, *exc_info) -> None:
-		self._stop.set()
-		self._thread.join(timeout=self.interval + 1)
+		with self.renewing:
+			self.stopped = True
 
 	def extend(self) -> bool:
 		renewed = self.renew()
@@ -46,13 +58,57 @@ class Renewer:
 			logger.warning("jobkit: lost the lease on %s (expired or taken over)", self.what)
 		return renewed
 
-	def _run(self) -> None:
-		while not self._stop.wait(self.interval):
+	def renew_if_running(self) -> None:
+		with self.renewing:
+			if self.stopped:
+				return
 			try:
 				self.extend()
 			except Exception:
 				# A Redis blip must not kill the job; the next renewal may succeed.
 				logger.exception("jobkit: could not renew the lease on %s", self.what)
+
+
+class _Renewals:
+	"""The process's renewal thread and its schedule (a heap of next renewal times)."""
+
+	def __init__(self):
+		self._reset()
+		# A forked child (an RQ work-horse) has no renewal thread, and may have inherited the lock
+		# in the state the parent's thread left it: start afresh there.
+		os.register_at_fork(after_in_child=self._reset)
+
+	def _reset(self) -> None:
+		self._lock = threading.Condition()
+		self._due: list[tuple[float, int, Renewer]] = []
+		self._order = itertools.count()
+		self._started = False
+
+	def add(self, renewer: Renewer) -> None:
+		with self._lock:
+			if not self._started:
+				self._started = True
+				threading.Thread(target=self._run, name="jobkit-leases", daemon=True).start()
+			heapq.heappush(self._due, (time.monotonic() + renewer.interval, next(self._order), renewer))
+			self._lock.notify()
+
+	def _run(self) -> None:
+		while True:
+			with self._lock:
+				while not self._due or self._due[0][0] > time.monotonic():
+					self._lock.wait(self._due[0][0] - time.monotonic() if self._due else None)
+				_, _, renewer = heapq.heappop(self._due)
+			if renewer.stopped:
+				continue
+			renewer.renew_if_running()
+			if not renewer.stopped:
+				with self._lock:
+					heapq.heappush(
+						self._due, (time.monotonic() + renewer.interval, next(self._order), renewer)
+					)
+
+
+_renewals = _Renewals()
 
 
 class LeaseKeeper(Renewer):
