@@ -23,6 +23,8 @@ from jobkit.engine.scripts import BATCH_END
 DEADLINE_SHARE = 0.8
 # How often a running chunk reads the batch's cancel flag (seconds).
 CANCEL_CHECK_SECONDS = 0.5
+# At most one notice of a batch's progress to the host (its record on a site) per this many seconds.
+NOTIFY_SECONDS = 1.0
 # Failed items kept in a summary (the batch keeps all of them: failed_items(), retry_failed()).
 SUMMARY_FAILED_ITEMS = 100
 
@@ -91,12 +93,16 @@ def run_chunk(batch_id: str, index: int, start: int = 0) -> dict:
 	host = context.get_host()
 	connection = host.connection
 	batch_keys = keys.batch(host.namespace, batch_id)
-	state = batches.read_state(host, batch_id)
+	pipe = connection.pipeline(transaction=False)  # one round trip for what a chunk needs to start
+	pipe.hgetall(batch_keys["state"])
+	pipe.hsetnx(batch_keys["state"], "started_at", repr(time.time()))
+	pipe.hget(batch_keys["chunks"], str(index))
+	raw_state, _, raw_chunk = pipe.execute()
+	state = batches.parse_state(host, batch_id, raw_state)
 	spec = batches.load_spec(state)
-	connection.hsetnx(batch_keys["state"], "started_at", repr(time.time()))
 	if state["cancelled"]:
 		return end_segment(host, batch_id, spec, state, index, start, 0, [], complete=True)
-	chunk = batches.pickle.loads(connection.hget(batch_keys["chunks"], str(index)))
+	chunk = batches.pickle.loads(raw_chunk)
 	items = chunk["items"] if "items" in chunk else spec.query.load(chunk["after"], chunk["upto"])
 	items = items[start:]
 	job = context.current_job()
@@ -168,7 +174,7 @@ def end_segment(host, batch_id, spec, state, index, start, processed, failures, 
 			released = head.decode()
 			release_chunk(host, batch_id, spec, int(released), 0, state["user"])
 	succeeded = processed - len(failures)
-	counted, _, last = BATCH_END(
+	counted, _, last, notify = BATCH_END(
 		connection,
 		[batch_keys["state"], batch_keys["ended"], batch_keys["pending"], batch_keys["failures"]],
 		[
@@ -178,12 +184,13 @@ def end_segment(host, batch_id, spec, state, index, start, processed, failures, 
 			"1" if complete else "0",
 			released,
 			repr(time.time()),
+			NOTIFY_SECONDS,
 			*(json.dumps(entry, default=str) for entry in failures),
 		],
 	)
 	if last or (not counted and _finish_pending(connection, batch_keys["state"])):
 		finish(host, batch_id)
-	elif counted:
+	elif notify:
 		host.batch_changed(batches.read_state(host, batch_id))
 	return {"batch": batch_id, "chunk": index, "start": start, "done": succeeded, "failed": len(failures)}
 

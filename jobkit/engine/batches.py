@@ -241,7 +241,10 @@ def _plan(items: Iterable | None, query: Query | None, chunk_size: int) -> tuple
 
 
 def read_state(host: Host, batch_id: str) -> dict:
-	raw = host.connection.hgetall(keys.batch(host.namespace, batch_id)["state"])
+	return parse_state(host, batch_id, host.connection.hgetall(keys.batch(host.namespace, batch_id)["state"]))
+
+
+def parse_state(host: Host, batch_id: str, raw: dict) -> dict:
 	if not raw:
 		raise BatchNotFound(
 			f"no batch {batch_id!r} in namespace {host.namespace!r}: never created here, or expired "
@@ -261,7 +264,7 @@ def read_state(host: Host, batch_id: str) -> dict:
 		"max_parallel",
 	):
 		out[name] = int(out.get(name) or 0)
-	for name in ("created_at", "started_at", "ended_at", "finished_at", "cancelled"):
+	for name in ("created_at", "started_at", "ended_at", "finished_at", "cancelled", "notified_at"):
 		out[name] = float(out[name]) if out.get(name) else None
 	out["status"] = out.get("status") or (RUNNING if out["started_at"] else QUEUED)
 	out["spec"] = spec

@@ -14,17 +14,19 @@
 -- ARGV[4]  "1" when the segment ends its chunk, "0" when a continuation follows
 -- ARGV[5]  the chunk index this process released (enqueued) in its place, or ""
 -- ARGV[6]  now (Unix seconds)
--- ARGV[7]… the failed items, as JSON entries
+-- ARGV[7]  seconds between two notices of the batch's progress to the host
+-- ARGV[8]… the failed items, as JSON entries
 --
--- Returns {counted, released, last}: counted 0 for a segment already counted; released 1 when
--- ARGV[5] was the head of the pending list and left it; last 1 for the one call that ends the batch.
+-- Returns {counted, released, last, notify}: counted 0 for a segment already counted; released 1
+-- when ARGV[5] was the head of the pending list and left it; last 1 for the one call that ends
+-- the batch; notify 1 when the last notice is older than ARGV[7] (the batch's record is updated).
 
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then
-	return {0, 0, 0}
+	return {0, 0, 0, 0}
 end
 redis.call('HINCRBY', KEYS[1], 'done', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'failed', ARGV[3])
-for i = 7, #ARGV do
+for i = 8, #ARGV do
 	redis.call('RPUSH', KEYS[4], ARGV[i])
 end
 local released = 0
@@ -41,4 +43,9 @@ local last = 0
 if ended >= tonumber(redis.call('HGET', KEYS[1], 'chunks')) and redis.call('HSETNX', KEYS[1], 'ended_at', ARGV[6]) == 1 then
 	last = 1
 end
-return {1, released, last}
+local notify = 0
+if tonumber(ARGV[6]) - tonumber(redis.call('HGET', KEYS[1], 'notified_at') or '0') >= tonumber(ARGV[7]) then
+	redis.call('HSET', KEYS[1], 'notified_at', ARGV[6])
+	notify = 1
+end
+return {1, released, last, notify}
