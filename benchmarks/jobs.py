@@ -1,5 +1,9 @@
-"""Job functions the benchmarks enqueue (never run: the benchmarks measure enqueueing)."""
+"""Job functions the benchmarks enqueue."""
 
 
 def noop(**kwargs) -> None:
+	pass
+
+
+def noop_chunk(items: list, **kwargs) -> None:
 	pass

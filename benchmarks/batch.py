@@ -1,0 +1,111 @@
+"""A batch's total time against the same chunks as plain RQ jobs, on the same workers, in one run.
+
+    python -m benchmarks.batch [--items 100000] [--chunk-size 500] [--workers 2] [--rounds 3]
+
+Each round runs both, one after the other (the order alternates): plain RQ enqueues every chunk
+as a job of ``benchmarks.jobs.noop_chunk`` and waits for the last to finish; jobkit runs
+``jobkit.batch`` over the same items (``max_parallel`` = 2 x workers) until it has ended. The
+workers are forking ``jobkit.engine.worker.Worker`` processes (jobkit imported before the fork),
+running both kinds of job. Prints the median time of each and the ratio. Target: <= 1.10.
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+from rq import Queue
+from rq.registry import FinishedJobRegistry
+
+import jobkit
+from tests.redis_server import start_redis
+
+REPO = Path(__file__).resolve().parent.parent
+METHOD = "benchmarks.jobs.noop_chunk"
+
+
+def start_workers(url: str, count: int) -> list[subprocess.Popen]:
+	command = [sys.executable, "-m", "rq.cli", "worker", "--url", url, "--path", str(REPO)]
+	command += ["--worker-class", "jobkit.engine.worker.Worker", "--logging_level", "WARNING", "default"]
+	return [subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL) for _ in range(count)]
+
+
+def wait_until(predicate, poll: float = 0.005) -> None:
+	while not predicate():
+		time.sleep(poll)
+
+
+def plain_rq(queue: Queue, items: list, chunk_size: int) -> float:
+	registry = FinishedJobRegistry(queue=queue)
+	before = registry.count
+	chunks = [items[start : start + chunk_size] for start in range(0, len(items), chunk_size)]
+	start = time.perf_counter()
+	for chunk in chunks:
+		queue.enqueue_call(METHOD, kwargs={"items": chunk}, timeout=300, result_ttl=600)
+	wait_until(lambda: registry.count - before >= len(chunks))
+	return time.perf_counter() - start
+
+
+def with_jobkit(items: list, chunk_size: int, max_parallel: int) -> float:
+	start = time.perf_counter()
+	handle = jobkit.batch(METHOD, items=items, chunk_size=chunk_size, max_parallel=max_parallel)
+	wait_until(lambda: handle.state()["finished_at"])
+	elapsed = time.perf_counter() - start
+	state = handle.state()
+	assert (state["status"], state["done"]) == ("Completed", len(items)), state
+	return elapsed
+
+
+def main() -> None:
+	parser = argparse.ArgumentParser(
+		description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+	)
+	parser.add_argument("--items", type=int, default=100_000)
+	parser.add_argument("--chunk-size", type=int, default=500)
+	parser.add_argument("--workers", type=int, default=2)
+	parser.add_argument("--rounds", type=int, default=3)
+	args = parser.parse_args()
+
+	server = start_redis(Path(tempfile.mkdtemp()))
+	workers = start_workers(server.url, args.workers)
+	try:
+		connection = server.client()
+		jobkit.configure(redis_url=server.url, namespace="bench")
+		queue = Queue("default", connection=connection)
+		items = list(range(args.items))
+		wait_until(lambda: len(connection.keys("rq:worker:*")) >= args.workers, 0.1)
+		plain_rq(queue, items[: args.chunk_size * 4], args.chunk_size)  # warm-up
+		times: dict[str, list[float]] = {"plain RQ jobs": [], "jobkit.batch": []}
+		for round_ in range(args.rounds):
+			cases = [
+				("plain RQ jobs", lambda: plain_rq(queue, items, args.chunk_size)),
+				("jobkit.batch", lambda: with_jobkit(items, args.chunk_size, 2 * args.workers)),
+			]
+			for name, run in cases if round_ % 2 == 0 else reversed(cases):
+				times[name].append(run())
+	finally:
+		for worker in workers:
+			worker.terminate()
+		for worker in workers:
+			worker.wait(timeout=60)
+		server.stop()
+
+	versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("rq", "redis"))
+	chunks = -(-args.items // args.chunk_size)
+	print(
+		f"{args.items:,} items in {chunks} chunks of {args.chunk_size}, {args.workers} workers ({versions})"
+	)
+	plain = statistics.median(times["plain RQ jobs"])
+	for name, values in times.items():
+		median = statistics.median(values)
+		print(
+			f"  {name:14} median {median:6.2f}s  ({', '.join(f'{v:.2f}' for v in values)})  x{median / plain:.2f}"
+		)
+
+
+if __name__ == "__main__":
+	main()
