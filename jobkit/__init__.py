@@ -5,6 +5,7 @@ with no set-up; elsewhere ``jobkit.configure(redis_url=..., namespace=...)`` (or
 ``JOBKIT_REDIS_URL`` / ``JOBKIT_NAMESPACE`` environment variables) selects the plain-RQ host.
 """
 
+import importlib.util
 import sys
 from collections.abc import Callable
 
@@ -217,6 +218,21 @@ def check_hooks(apps: list[str] | None = None) -> list:
 	from jobkit import hooks_check
 
 	return hooks_check.check_hooks(apps)
+
+
+def __getattr__(name: str):
+	# DocTypeQuery needs frappe: imported when first asked for (and not in __all__), so that
+	# `import jobkit` and `from jobkit import *` never need it.
+	if name == "DocTypeQuery":
+		if sys.modules.get("frappe") is None and importlib.util.find_spec("frappe") is None:
+			raise NotConfigured(
+				"jobkit.DocTypeQuery pages a Frappe DocType and needs a Frappe site; elsewhere pass "
+				"query= an object with keys_after(after, limit) and load(after, upto) (jobkit.Query)"
+			)
+		from jobkit.doctype_query import DocTypeQuery
+
+		return DocTypeQuery
+	raise AttributeError(f"module 'jobkit' has no attribute {name!r}")
 
 
 def _frappe_site_host():

@@ -4,9 +4,11 @@ import json
 
 import frappe
 
-from jobkit import failed_jobs
+from jobkit import batch_records, failed_jobs
 from jobkit.engine import unique
+from jobkit.engine.batches import BatchNotFound
 from jobkit.engine.enqueue import MAX_JOB_ID_LENGTH
+from jobkit.engine.errors import InvalidArgument
 from jobkit.frappe_host import host
 
 MANAGER_ROLE = "System Manager"
@@ -63,6 +65,33 @@ def discard_failed_jobs(names: list | str) -> dict:
 	done, errors = failed_jobs.for_each(_checked_names(names), failed_jobs.discard)
 	message = frappe._("{0} discarded, {1} not discarded").format(len(done), len(errors))
 	return {"discarded": list(done), "errors": errors, "message": message}
+
+
+@frappe.whitelist(methods=["POST"])
+def cancel_batch(name: str) -> dict:
+	"""Cancel a batch (its user, or a System Manager): queued chunks dropped, running ones stop."""
+	batch_records.check_access(name)
+	try:
+		cancelled = batch_records.cancel(name)
+	except BatchNotFound as e:
+		frappe.throw(str(e), title=frappe._("Batch no longer in Redis"))
+	message = (
+		frappe._("Batch cancelled: running chunks stop at their next item")
+		if cancelled
+		else frappe._("The batch had already ended: nothing to cancel")
+	)
+	return {"cancelled": cancelled, "message": message}
+
+
+@frappe.whitelist(methods=["POST"])
+def retry_batch_failed_items(name: str) -> dict:
+	"""Run the batch's method again over exactly its failed items, as a new batch."""
+	batch_records.check_access(name)
+	try:
+		new_name = batch_records.retry_failed_items(name)
+	except (BatchNotFound, InvalidArgument) as e:
+		frappe.throw(str(e), title=frappe._("Failed items not retried"))
+	return {"batch": new_name, "message": frappe._("Failed items retried as batch {0}").format(new_name)}
 
 
 def _checked_names(names: object) -> list[str]:

@@ -20,4 +20,8 @@ scheduler_events = {
 
 # Log Settings prunes these records daily after this many days unless a System Manager sets
 # another number there ("Logs to Clear").
-default_log_clearing_doctypes = {"Jobkit Failed Job": 30, "Jobkit Skipped Run": 30}
+default_log_clearing_doctypes = {"Jobkit Failed Job": 30, "Jobkit Skipped Run": 30, "Jobkit Batch": 30}
+
+# A batch's record is for its user and for System Managers.
+has_permission = {"Jobkit Batch": "jobkit.batch_records.has_permission"}
+permission_query_conditions = {"Jobkit Batch": "jobkit.batch_records.permission_query_conditions"}

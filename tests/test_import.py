@@ -2,6 +2,8 @@ import importlib.util
 import subprocess
 import sys
 
+import pytest
+
 import jobkit
 from tests.workers import REPO, worker_env
 
@@ -26,3 +28,8 @@ def test_public_api_is_exported():
 		assert hasattr(jobkit, name), name
 	assert issubclass(jobkit.UnknownQueue, jobkit.JobkitError)
 	assert issubclass(jobkit.PayloadTooLarge, jobkit.JobkitError)
+
+
+def test_doctype_query_outside_frappe_names_what_to_use_instead():
+	with pytest.raises(jobkit.NotConfigured, match=r"needs a Frappe site.*keys_after"):
+		jobkit.DocTypeQuery

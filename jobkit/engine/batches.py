@@ -134,6 +134,7 @@ def create(
 	reference_doctype: str | None = None,
 	reference_name: str | None = None,
 	user=None,
+	retry_of: str | None = None,
 	kwargs: dict,
 ) -> BatchHandle:
 	from jobkit.engine import batch_runner
@@ -195,6 +196,7 @@ def create(
 		"chunks_done": 0,
 		"chunks_dropped": 0,
 		"created_at": repr(now),
+		"retry_of": retry_of or "",
 		"spec": packed_spec,
 	}
 	pipe = connection.pipeline(transaction=True)
@@ -322,6 +324,7 @@ def retry_failed(host: Host, batch_id: str, **options) -> BatchHandle:
 		"reference_doctype": state["reference_doctype"] or None,
 		"reference_name": state["reference_name"] or None,
 		"user": state["user"] or None,
+		"retry_of": batch_id,
 		**options,
 	}
 	return create(host, spec.method, items=items, kwargs=spec.kwargs, **settings)

@@ -73,3 +73,22 @@ def hang_until_killed(marker: str, **settings) -> None:
 	"""Publish this run's process id (a cache key named after the marker), then wait to be killed."""
 	frappe.cache.set(f"jobkit-test-pid:{marker}", os.getpid(), ex=600)
 	time.sleep(600)
+
+
+def close_todos(names: list, marker: str) -> None:
+	"""A batch chunk: close the chunk's ToDos (one statement; the batch counts the items)."""
+	frappe.db.set_value("ToDo", {"name": ("in", names)}, "status", "Closed")
+
+
+def close_todo_unless_marked(name: str, marker: str) -> None:
+	"""A per-item batch method: close the ToDo, then fail (after writing) for one marked to fail."""
+	todo = frappe.get_doc("ToDo", name)
+	todo.status = "Closed"
+	todo.save(ignore_permissions=True)
+	if todo.description.endswith("|fail") and not frappe.cache.get(f"jobkit-test-fixed:{marker}"):
+		raise frappe.ValidationError(f"cannot close {name}: marked to fail")
+
+
+def note_batch_summary(summary: dict) -> None:
+	"""on_complete: keep what the batch reported, for the test to read."""
+	frappe.cache.rpush(f"jobkit-test-summary:{summary['batch']}", frappe.as_json(summary))

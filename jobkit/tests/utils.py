@@ -50,6 +50,9 @@ def delete_test_records() -> None:
 	failed = frappe.get_all("Jobkit Failed Job", filters={"method": test_jobs}, pluck="name")
 	frappe.db.delete("Jobkit Failed Job Attempt", {"parent": ("in", failed or [""])})
 	frappe.db.delete("Jobkit Failed Job", {"method": test_jobs})
+	batches = frappe.get_all("Jobkit Batch", filters={"method": test_jobs}, pluck="name")
+	frappe.db.delete("Jobkit Batch Failed Item", {"parent": ("in", batches or [""])})
+	frappe.db.delete("Jobkit Batch", {"method": test_jobs})
 	frappe.db.commit()
 
 

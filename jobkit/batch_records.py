@@ -1,0 +1,225 @@
+"""Jobkit Batch records: a site's view of its batches, written by jobkit as they run.
+
+A record is named by its batch's id (``jobkit.batch(...).id``).
+
+The batch itself lives in Redis (``jobkit.engine.batches``); its record follows it. It is
+inserted when the batch is created, in the caller's transaction, then updated by the chunks'
+workers at most once a second (``batch_runner.NOTIFY_SECONDS``) and once more when the batch
+ends, with its failed items. Workers update it after their chunk's own commit and commit at
+once, holding the row only for that update; an update that arrives late (read from Redis before
+a newer one was written) is dropped, so the record never goes backwards.
+
+People see their own batches; System Managers see all (``has_permission``,
+``permission_query_conditions``). Cancel and Retry failed items act on the batch in Redis.
+"""
+
+import frappe
+from frappe import _
+
+from jobkit import log_retention
+from jobkit.engine import batches
+from jobkit.engine.errors import InvalidArgument
+from jobkit.failed_jobs import as_text, site_time
+
+DOCTYPE = "Jobkit Batch"
+ITEM_DOCTYPE = "Jobkit Batch Failed Item"
+MANAGER_ROLE = "System Manager"
+# Failed items listed on a record; the batch in Redis keeps all of them (Retry failed items).
+SHOWN_FAILED_ITEMS = 100
+# Longest text of one failed item shown on a record.
+MAX_ITEM_TEXT = 1000
+# Tries of an update from a worker that meets a deadlock or lock wait with another worker's.
+SYNC_TRIES = 3
+
+
+def sync(state: dict) -> None:
+	"""Write the batch's state to its record (the Frappe host's ``batch_changed``)."""
+	if not state["started_at"] and not state["ended_at"]:
+		# Just created, in the caller's transaction: the id is new, so nobody else writes it yet.
+		if not frappe.db.exists(DOCTYPE, state["id"]):
+			_insert(state)
+		return
+	for attempt in range(1, SYNC_TRIES + 1):
+		try:
+			_update(state)
+			frappe.db.commit()
+			return
+		except Exception as e:
+			frappe.db.rollback()  # the chunk's work was committed before: only this update is lost
+			if attempt == SYNC_TRIES or not _is_contention(e):
+				frappe.log_error(
+					title=f"jobkit: could not update Jobkit Batch {state['id']}",
+					message=frappe.get_traceback(),
+				)
+				frappe.db.commit()
+				return
+
+
+def _update(state: dict) -> None:
+	current = frappe.db.get_value(
+		DOCTYPE,
+		state["id"],
+		["done", "failed", "chunks_done", "finished_at"],
+		as_dict=True,
+		for_update=True,
+	)
+	if current is None:
+		try:
+			_insert(state)
+			return
+		except frappe.DuplicateEntryError:  # another worker inserted it meanwhile
+			frappe.db.rollback()
+			current = frappe.db.get_value(
+				DOCTYPE,
+				state["id"],
+				["done", "failed", "chunks_done", "finished_at"],
+				as_dict=True,
+				for_update=True,
+			)
+	if _progress(current) > _progress(state):
+		return  # read from Redis before the state already written
+	if not state["finished_at"]:
+		# Numbers not known yet (the duration) stay as they are: their columns are NOT NULL.
+		values = {field: value for field, value in _values(state).items() if value is not None}
+		frappe.db.set_value(DOCTYPE, state["id"], values)
+		return
+	doc = frappe.get_doc(DOCTYPE, state["id"])
+	doc.update(_values(state))
+	doc.set("failed_items", _failed_rows(state))
+	doc.failed_items_not_shown = max(state["failed"] - len(doc.failed_items), 0)
+	doc.flags.ignore_links = True  # the batch's user or reference may have been deleted since
+	doc.save(ignore_permissions=True)
+
+
+def _insert(state: dict) -> None:
+	doc = frappe.get_doc({"doctype": DOCTYPE, "batch_id": state["id"], **_values(state)})
+	if state["finished_at"]:
+		doc.set("failed_items", _failed_rows(state))
+		doc.failed_items_not_shown = max(state["failed"] - len(doc.failed_items), 0)
+	doc.insert(ignore_permissions=True, ignore_links=True)
+
+
+def _progress(values) -> tuple:
+	"""Orders two states of one batch: ended last, then more chunks ended, then more items counted."""
+	return (
+		1 if values["finished_at"] else 0,
+		values["chunks_done"] or 0,
+		(values["done"] or 0) + (values["failed"] or 0),
+	)
+
+
+def _values(state: dict) -> dict:
+	from jobkit.frappe_host import host
+
+	zone = host.naive_timezone
+	total, counted = state["total"], state["done"] + state["failed"]
+	finished = state["finished_at"]
+	reference = (state["reference_doctype"], state["reference_name"])
+	if not reference[0] or not frappe.db.exists("DocType", reference[0]):
+		reference = (None, None)
+	return {
+		"title": as_text(state["title"]),
+		"method": state["method"],
+		"status": state["status"],
+		"user": state["user"] or None,
+		"queue": state["queue"],
+		"total": total,
+		"done": state["done"],
+		"failed": state["failed"],
+		"chunks": state["chunks"],
+		"chunks_done": state["chunks_done"],
+		"chunk_size": state["chunk_size"],
+		"max_parallel": state["max_parallel"],
+		"progress": round(100 * counted / total, 2) if total else (100 if finished else 0),
+		"started_at": site_time(state["started_at"], zone) if state["started_at"] else None,
+		"finished_at": site_time(finished, zone) if finished else None,
+		"duration": round(finished - (state["started_at"] or state["created_at"]), 3) if finished else None,
+		"reference_doctype": reference[0],
+		"reference_name": as_text(reference[1]) if reference[1] else None,
+		"retry_of": state.get("retry_of") or None,
+	}
+
+
+def _failed_rows(state: dict) -> list[dict]:
+	from jobkit.frappe_host import host
+
+	return [
+		{
+			"item": as_text(_shown(entry["item"])),
+			"error": as_text(str(entry["error"])[:MAX_ITEM_TEXT]),
+			"chunk": entry.get("chunk"),
+		}
+		for entry in batches.failed_items(host, state["id"], SHOWN_FAILED_ITEMS)
+	]
+
+
+def _shown(item) -> str:
+	text = item if isinstance(item, str) else frappe.as_json(item, indent=None)
+	return text[:MAX_ITEM_TEXT]
+
+
+def _is_contention(exc: Exception) -> bool:
+	db = frappe.db
+	try:
+		return bool(db.is_deadlocked(exc) or db.is_timedout(exc))
+	except (IndexError, AttributeError):
+		return False
+
+
+def cancel(name: str) -> bool:
+	"""Cancel the batch of record ``name``: queued chunks dropped, running ones stop at their next item.
+
+	False when the batch had already ended.
+	"""
+	from jobkit.frappe_host import host
+
+	check_access(name)
+	cancelled = batches.cancel(host, name)
+	if cancelled:
+		frappe.db.set_value(DOCTYPE, name, "cancelled_by", frappe.session.user)
+	return cancelled
+
+
+def retry_failed_items(name: str) -> str:
+	"""A new batch over exactly the failed items of record ``name``; returns the new record's name."""
+	from jobkit.frappe_host import host
+
+	check_access(name)
+	doc = frappe.get_doc(DOCTYPE, name, for_update=True)
+	if doc.retried_as:
+		raise InvalidArgument(
+			_("The failed items of batch {0} were retried already, as batch {1}").format(name, doc.retried_as)
+		)
+	handle = batches.retry_failed(host, name)
+	doc.db_set("retried_as", handle.id)
+	return handle.id
+
+
+def check_access(name: object) -> None:
+	"""Only the batch's user and System Managers act on a batch (PermissionError otherwise)."""
+	if not isinstance(name, str) or not name or len(name) > 140:
+		frappe.throw(_("name must be the name of a Jobkit Batch record"), exc=frappe.ValidationError)
+	if not frappe.db.exists(DOCTYPE, name):
+		frappe.throw(_("{0} {1} not found").format(_(DOCTYPE), name), exc=frappe.DoesNotExistError)
+	frappe.has_permission(DOCTYPE, "read", doc=name, throw=True)
+
+
+def has_permission(doc, ptype: str = "read", user: str | None = None) -> bool:
+	"""A batch is for its user and for System Managers (hooks: has_permission)."""
+	user = user or frappe.session.user
+	if MANAGER_ROLE in frappe.get_roles(user):
+		return True
+	return ptype in ("read", "print", "email") and doc.user == user
+
+
+def permission_query_conditions(user: str | None = None) -> str:
+	"""List and report views: a user's own batches; System Managers see all."""
+	user = user or frappe.session.user
+	if MANAGER_ROLE in frappe.get_roles(user):
+		return ""
+	return f"`tab{DOCTYPE}`.`user` = {frappe.db.escape(user)}"
+
+
+def prune(days: int) -> int:
+	"""Delete the records of batches left unchanged for ``days`` days (Log Settings sets how many)."""
+	return log_retention.prune(DOCTYPE, days, (ITEM_DOCTYPE,))
