@@ -2,11 +2,13 @@
 
     python -m benchmarks.batch [--items 100000] [--chunk-size 500] [--workers 2] [--rounds 3]
 
-Each round runs both, one after the other (the order alternates): plain RQ enqueues every chunk
+Each round runs each case, one after the other (the order rotates): plain RQ enqueues every chunk
 as a job of ``benchmarks.jobs.noop_chunk`` and waits for the last to finish; jobkit runs
-``jobkit.batch`` over the same items (``max_parallel`` = 2 x workers) until it has ended. The
-workers are forking ``jobkit.engine.worker.Worker`` processes (jobkit imported before the fork),
-running both kinds of job. Prints the median time of each and the ratio. Target: <= 1.10.
+``jobkit.batch`` over the same items until it has ended, once with no parallelism limit (every
+chunk queued at once, as plain RQ does) and once with ``max_parallel`` = 2 x workers (each ended
+chunk releases the next). The workers are forking ``jobkit.engine.worker.Worker`` processes
+(jobkit imported before the fork), running every kind of job. Prints the median time of each and
+its ratio to plain RQ. Target: <= 1.10.
 """
 
 import argparse
@@ -67,7 +69,7 @@ def main() -> None:
 	parser.add_argument("--items", type=int, default=100_000)
 	parser.add_argument("--chunk-size", type=int, default=500)
 	parser.add_argument("--workers", type=int, default=2)
-	parser.add_argument("--rounds", type=int, default=3)
+	parser.add_argument("--rounds", type=int, default=5)
 	args = parser.parse_args()
 
 	server = start_redis(Path(tempfile.mkdtemp()))
@@ -79,14 +81,17 @@ def main() -> None:
 		items = list(range(args.items))
 		wait_until(lambda: len(connection.keys("rq:worker:*")) >= args.workers, 0.1)
 		plain_rq(queue, items[: args.chunk_size * 4], args.chunk_size)  # warm-up
-		times: dict[str, list[float]] = {"plain RQ jobs": [], "jobkit.batch": []}
+		limited = f"jobkit.batch, max_parallel={2 * args.workers}"
+		cases = {
+			"plain RQ jobs": lambda: plain_rq(queue, items, args.chunk_size),
+			"jobkit.batch, no limit": lambda: with_jobkit(items, args.chunk_size, None),
+			limited: lambda: with_jobkit(items, args.chunk_size, 2 * args.workers),
+		}
+		times: dict[str, list[float]] = {name: [] for name in cases}
+		names = list(cases)
 		for round_ in range(args.rounds):
-			cases = [
-				("plain RQ jobs", lambda: plain_rq(queue, items, args.chunk_size)),
-				("jobkit.batch", lambda: with_jobkit(items, args.chunk_size, 2 * args.workers)),
-			]
-			for name, run in cases if round_ % 2 == 0 else reversed(cases):
-				times[name].append(run())
+			for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+				times[name].append(cases[name]())
 	finally:
 		for worker in workers:
 			worker.terminate()
@@ -103,7 +108,7 @@ def main() -> None:
 	for name, values in times.items():
 		median = statistics.median(values)
 		print(
-			f"  {name:14} median {median:6.2f}s  ({', '.join(f'{v:.2f}' for v in values)})  x{median / plain:.2f}"
+			f"  {name:32} median {median:6.2f}s  ({', '.join(f'{v:.2f}' for v in values)})  x{median / plain:.2f}"
 		)
 
 

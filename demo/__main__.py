@@ -4,6 +4,7 @@ Exits non-zero when something it shows does not behave as described.
 """
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -220,7 +221,50 @@ def main() -> int:
 		print(f"   result: {imported.fetch().return_value()!r}")
 		print("   without a policy the run would be a dead letter: WorkerLost, its unique key released")
 
-		heading("13. bad input: a clear error, and nothing is enqueued")
+		heading(
+			"13. jobkit.batch: 2 000 items in chunks of 100, at most 2 chunks at a time, one failing item"
+		)
+		connection.delete("demo:repriced", "demo:prices-fixed", "demo:batch-summaries")
+		batch = jobkit.batch(
+			"demo.jobs.reprice",
+			items=list(range(2000)),
+			chunk_size=100,
+			max_parallel=2,
+			per_item=True,
+			on_complete="demo.jobs.batch_done",
+			title="Reprice the catalogue",
+			fail_on=[1234],
+		)
+		print(f"   {batch!r}: {batch.counts['chunks']} chunks")
+		check(wait_for(lambda: batch.state()["finished_at"]), "the batch ended")
+		state = batch.state()
+		print(
+			f"   status={state['status']!r} total={state['total']} done={state['done']} failed={state['failed']}"
+		)
+		check(
+			(state["status"], state["done"], state["failed"]) == ("Completed with errors", 1999, 1),
+			"counts are exact and the status says some items failed",
+		)
+		print(f"   failed items: {batch.failed_items()}")
+		summaries = [json.loads(entry) for entry in connection.lrange("demo:batch-summaries", 0, -1)]
+		check(len(summaries) == 1, f"on_complete ran once (duration {summaries[0]['duration']} s)")
+		connection.set("demo:prices-fixed", 1)
+		retried = batch.retry_failed()
+		check(
+			wait_for(lambda: retried.state()["finished_at"]) and retried.status == "Completed",
+			f"retry_failed() ran exactly the failed item again: {retried.counts}",
+		)
+		slow = jobkit.batch(
+			"demo.jobs.slow_reprice", items=list(range(1000)), chunk_size=50, max_parallel=1, per_item=True
+		)
+		wait_for(lambda: slow.state()["done"] or slow.state()["started_at"])
+		slow.cancel()
+		check(
+			wait_for(lambda: slow.state()["finished_at"]) and slow.status == "Cancelled",
+			f"a cancelled batch ends Cancelled, the running chunk stopping at its next item: {slow.counts}",
+		)
+
+		heading("14. bad input: a clear error, and nothing is enqueued")
 		before = job_count(connection)
 		bad_calls = [
 			("unknown queue", lambda: jobkit.enqueue("demo.jobs.resize_images", queue="urgent", count=1)),
@@ -247,6 +291,9 @@ def main() -> int:
 			("lock ttl <= 0", lambda: jobkit.lock("recompute::ACME", ttl=0)),
 			("job option", lambda: jobkit.job(queue="long", customer="ACME")),
 			("reap limit", lambda: jobkit.reap(limit=0)),
+			("batch, no items", lambda: jobkit.batch("demo.jobs.reprice", chunk_size=10, fail_on=[])),
+			("batch chunk 0", lambda: jobkit.batch("demo.jobs.reprice", items=[1], chunk_size=0, fail_on=[])),
+			("unknown batch", lambda: jobkit.BatchHandle(jobkit.get_host(), "no-such-batch").status),
 		]
 		for label, call in bad_calls:
 			try:
@@ -257,7 +304,7 @@ def main() -> int:
 				check(False, f"{label} was accepted")
 		check(job_count(connection) == before, "no job was written by the rejected calls")
 	finally:
-		heading("14. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
+		heading("15. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
 		codes = [stop_worker(worker) for worker in workers]
 		check(all(code == 0 for code in codes), f"workers exited cleanly (exit codes {codes})")
 

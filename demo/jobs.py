@@ -1,5 +1,6 @@
 """Job functions of the demo. Workers import them by dotted path, like any app's jobs."""
 
+import json
 import os
 import time
 
@@ -74,3 +75,20 @@ def import_catalogue(supplier: str) -> str:
 	if job.attempt == 1:
 		time.sleep(600)
 	return f"{supplier} catalogue imported on attempt {job.attempt}"
+
+
+def reprice(item: int, fail_on: list) -> None:
+	"""A per-item batch method: the items in `fail_on` fail until the demo fixes their cause."""
+	connection = jobkit.get_host().connection
+	if item in fail_on and not connection.get("demo:prices-fixed"):
+		raise ValueError(f"no price list for item {item}")
+	connection.incr("demo:repriced")
+
+
+def slow_reprice(item: int) -> None:
+	time.sleep(0.02)
+
+
+def batch_done(summary: dict) -> None:
+	"""on_complete: called once per batch, with its summary."""
+	jobkit.get_host().connection.rpush("demo:batch-summaries", json.dumps(summary))

@@ -236,3 +236,31 @@ def test_bad_input_is_refused_before_anything_is_written(host, conn):
 	assert conn.keys("jobkit:*") == []
 	with pytest.raises(jobkit.BatchNotFound, match="no batch 'nope'"):
 		jobkit.BatchHandle(host, "nope").state()
+
+
+def test_two_chunks_ending_together_each_hand_their_place_to_a_chunk(host, conn):
+	# Both ended chunks picked chunk 2 as the next one; the one that lost the pick, run again after
+	# it crashed there, releases chunk 3, so max_parallel (2) chunks keep running to the end.
+	from jobkit.engine import batch_runner, batches, keys
+	from jobkit.engine.scripts import BATCH_END
+
+	handle = jobkit.batch("tests.fixtures.process_chunk", items=list(range(60)), chunk_size=10, max_parallel=2)
+	batch_keys = keys.batch(NAMESPACE, handle.id)
+	assert conn.lrange(batch_keys["pending"], 0, -1) == [b"2", b"3", b"4", b"5"]
+	state = handle.state()
+	spec = batches.load_spec(state)
+
+	batch_runner.end_segment(host, handle.id, spec, state, 0, 0, 10, [], complete=True)  # takes chunk 2
+	counted, released, last, _ = BATCH_END(
+		conn,
+		[batch_keys["state"], batch_keys["ended"], batch_keys["pending"], batch_keys["failures"]],
+		["1:0", 10, 0, "1", "2", repr(time.time()), 1.0],
+	)  # chunk 1 had picked chunk 2 too, then its process died
+	assert (counted, released, last) == (1, -1, 0)
+	assert conn.lrange(batch_keys["pending"], 0, -1) == [b"3", b"4", b"5"]
+
+	batch_runner.end_segment(host, handle.id, spec, state, 1, 0, 10, [], complete=True)  # its re-run
+	assert conn.lrange(batch_keys["pending"], 0, -1) == [b"4", b"5"]
+	queued = {host.envelope_of(job)["kwargs"]["index"] for job in host.rq_queue("default").jobs}
+	assert queued == {0, 1, 2, 3}  # nothing ran here: 0 and 1 are still queued too
+	assert (handle.state()["chunks_done"], handle.state()["done"]) == (2, 20)  # the re-run counted once

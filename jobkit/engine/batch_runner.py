@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from jobkit.engine import batches, context, keys, methods
 from jobkit.engine.host import Host
-from jobkit.engine.scripts import BATCH_END
+from jobkit.engine.scripts import BATCH_END, BATCH_HANDOFF
 
 # A chunk checkpoints once this share of its timeout has passed.
 DEADLINE_SHARE = 0.8
@@ -174,11 +174,12 @@ def end_segment(host, batch_id, spec, state, index, start, processed, failures, 
 			released = head.decode()
 			release_chunk(host, batch_id, spec, int(released), 0, state["user"])
 	succeeded = processed - len(failures)
-	counted, _, last, notify = BATCH_END(
+	segment = f"{index}:{start}"
+	counted, released_head, last, notify = BATCH_END(
 		connection,
 		[batch_keys["state"], batch_keys["ended"], batch_keys["pending"], batch_keys["failures"]],
 		[
-			f"{index}:{start}",
+			segment,
 			succeeded,
 			len(failures),
 			"1" if complete else "0",
@@ -188,11 +189,29 @@ def end_segment(host, batch_id, spec, state, index, start, processed, failures, 
 			*(json.dumps(entry, default=str) for entry in failures),
 		],
 	)
+	if released_head == -1 or (not counted and connection.hexists(batch_keys["state"], f"handoff:{segment}")):
+		_hand_off(host, batch_id, spec, state, segment)
 	if last or (not counted and _finish_pending(connection, batch_keys["state"])):
 		finish(host, batch_id)
 	elif notify:
 		host.batch_changed(batches.read_state(host, batch_id))
 	return {"batch": batch_id, "chunk": index, "start": start, "done": succeeded, "failed": len(failures)}
+
+
+def _hand_off(host: Host, batch_id: str, spec, state: dict, segment: str) -> None:
+	"""Release the next pending chunk in this segment's place (its first pick was taken by another)."""
+	batch_keys = keys.batch(host.namespace, batch_id)
+	while True:
+		head = host.connection.lindex(batch_keys["pending"], 0)
+		if head is not None:
+			release_chunk(host, batch_id, spec, int(head), 0, state["user"])
+		paid = BATCH_HANDOFF(
+			host.connection,
+			[batch_keys["state"], batch_keys["pending"]],
+			[segment, head.decode() if head is not None else ""],
+		)
+		if paid:
+			return
 
 
 def _finish_pending(connection, state_key: str) -> bool:

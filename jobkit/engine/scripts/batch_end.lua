@@ -18,8 +18,11 @@
 -- ARGV[8]… the failed items, as JSON entries
 --
 -- Returns {counted, released, last, notify}: counted 0 for a segment already counted; released 1
--- when ARGV[5] was the head of the pending list and left it; last 1 for the one call that ends
--- the batch; notify 1 when the last notice is older than ARGV[7] (the batch's record is updated).
+-- when ARGV[5] was the head of the pending list and left it, -1 when another segment took that
+-- chunk first (the caller then owes the batch a release: the field "handoff:<segment>" marks the
+-- debt until batch_handoff.lua pays it, so a run of the segment again after a crash pays it too);
+-- last 1 for the one call that ends the batch; notify 1 when the last notice is older than ARGV[7]
+-- (the batch's record is updated).
 
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then
 	return {0, 0, 0, 0}
@@ -32,9 +35,14 @@ end
 local released = 0
 if ARGV[4] == '1' then
 	redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
-	if ARGV[5] ~= '' and redis.call('LINDEX', KEYS[3], 0) == ARGV[5] then
-		redis.call('LPOP', KEYS[3])
-		released = 1
+	if ARGV[5] ~= '' then
+		if redis.call('LINDEX', KEYS[3], 0) == ARGV[5] then
+			redis.call('LPOP', KEYS[3])
+			released = 1
+		else
+			redis.call('HSET', KEYS[1], 'handoff:' .. ARGV[1], ARGV[6])
+			released = -1
+		end
 	end
 end
 local ended = tonumber(redis.call('HGET', KEYS[1], 'chunks_done') or '0')
