@@ -5,9 +5,9 @@ A record is named by its batch's id (``jobkit.batch(...).id``).
 The batch itself lives in Redis (``jobkit.engine.batches``); its record follows it. It is
 inserted when the batch is created, in the caller's transaction, then updated by the chunks'
 workers at most once a second (``batch_runner.NOTIFY_SECONDS``) and once more when the batch
-ends, with its failed items. Workers update it after their chunk's own commit and commit at
-once, holding the row only for that update; an update that arrives late (read from Redis before
-a newer one was written) is dropped, so the record never goes backwards.
+ends, with its failed items. A chunk's job updates it after the chunk's own commit and commits
+at once, holding the row only for that update; an update that arrives late (read from Redis
+before a newer one was written) is dropped, so the record never goes backwards.
 
 People see their own batches; System Managers see all (``has_permission``,
 ``permission_query_conditions``). Cancel and Retry failed items act on the batch in Redis.
@@ -17,7 +17,7 @@ import frappe
 from frappe import _
 
 from jobkit import log_retention
-from jobkit.engine import batches
+from jobkit.engine import batches, context
 from jobkit.engine.errors import InvalidArgument
 from jobkit.failed_jobs import as_text, site_time
 
@@ -34,9 +34,12 @@ SYNC_TRIES = 3
 
 def sync(state: dict) -> None:
 	"""Write the batch's state to its record (the Frappe host's ``batch_changed``)."""
-	if not state["started_at"] and not state["ended_at"]:
-		# Just created, in the caller's transaction: the id is new, so nobody else writes it yet.
-		if not frappe.db.exists(DOCTYPE, state["id"]):
+	if not _in_chunk_job():
+		# Creating, cancelling, or ending a batch from a request or another job: the change joins
+		# that transaction, which its owner commits (or rolls back: the workers write it again).
+		if frappe.db.exists(DOCTYPE, state["id"]):
+			_update(state)
+		else:
 			_insert(state)
 		return
 	for attempt in range(1, SYNC_TRIES + 1):
@@ -53,6 +56,12 @@ def sync(state: dict) -> None:
 				)
 				frappe.db.commit()
 				return
+
+
+def _in_chunk_job() -> bool:
+	"""Whether this is a batch chunk's job (or the reaper acting for one), its own work committed."""
+	job = context.current_job()
+	return job is not None and job.method == batches.RUN_CHUNK_PATH
 
 
 def _update(state: dict) -> None:

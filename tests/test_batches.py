@@ -244,7 +244,9 @@ def test_two_chunks_ending_together_each_hand_their_place_to_a_chunk(host, conn)
 	from jobkit.engine import batch_runner, batches, keys
 	from jobkit.engine.scripts import BATCH_END
 
-	handle = jobkit.batch("tests.fixtures.process_chunk", items=list(range(60)), chunk_size=10, max_parallel=2)
+	handle = jobkit.batch(
+		"tests.fixtures.process_chunk", items=list(range(60)), chunk_size=10, max_parallel=2
+	)
 	batch_keys = keys.batch(NAMESPACE, handle.id)
 	assert conn.lrange(batch_keys["pending"], 0, -1) == [b"2", b"3", b"4", b"5"]
 	state = handle.state()
