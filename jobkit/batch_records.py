@@ -65,26 +65,14 @@ def _in_chunk_job() -> bool:
 
 
 def _update(state: dict) -> None:
-	current = frappe.db.get_value(
-		DOCTYPE,
-		state["id"],
-		["done", "failed", "chunks_done", "finished_at"],
-		as_dict=True,
-		for_update=True,
-	)
+	current = _locked_progress(state["id"])
 	if current is None:
 		try:
 			_insert(state)
 			return
 		except frappe.DuplicateEntryError:  # another worker inserted it meanwhile
 			frappe.db.rollback()
-			current = frappe.db.get_value(
-				DOCTYPE,
-				state["id"],
-				["done", "failed", "chunks_done", "finished_at"],
-				as_dict=True,
-				for_update=True,
-			)
+			current = _locked_progress(state["id"])
 	if _progress(current) > _progress(state):
 		return  # read from Redis before the state already written
 	if not state["finished_at"]:
@@ -98,6 +86,13 @@ def _update(state: dict) -> None:
 	doc.failed_items_not_shown = max(state["failed"] - len(doc.failed_items), 0)
 	doc.flags.ignore_links = True  # the batch's user or reference may have been deleted since
 	doc.save(ignore_permissions=True)
+
+
+def _locked_progress(name: str):
+	"""The record's counts, its row locked until this transaction ends (None: no record yet)."""
+	return frappe.db.get_value(
+		DOCTYPE, name, ["done", "failed", "chunks_done", "finished_at"], as_dict=True, for_update=True
+	)
 
 
 def _insert(state: dict) -> None:

@@ -63,30 +63,20 @@ class DocTypeQuery:
 		return f"DocTypeQuery({self.doctype!r}, filters={self.filters!r}, key={self.key!r})"
 
 	def keys_after(self, after: Any, limit: int) -> list:
-		return frappe.get_all(
-			self.doctype,
-			filters=self._range(after, None),
-			pluck=self.key,
-			order_by=f"`{self.key}` asc",
-			limit=limit,
-		)
+		return self._read(after, None, limit, pluck=self.key)
 
 	def load(self, after: Any, upto: Any, limit: int | None = None) -> list:
 		if not self.fields:
-			return frappe.get_all(
-				self.doctype,
-				filters=self._range(after, upto),
-				pluck=self.key,
-				order_by=f"`{self.key}` asc",
-				limit=limit,
-			)
-		fields = self.fields if self.key in self.fields else [self.key, *self.fields]
+			return self._read(after, upto, limit, pluck=self.key)
+		return self._read(after, upto, limit, fields=list(dict.fromkeys([self.key, *self.fields])))
+
+	def _read(self, after: Any, upto: Any, limit: int | None, **columns) -> list:
 		return frappe.get_all(
 			self.doctype,
 			filters=self._range(after, upto),
-			fields=fields,
 			order_by=f"`{self.key}` asc",
 			limit=limit,
+			**columns,
 		)
 
 	def _range(self, after: Any, upto: Any) -> list:

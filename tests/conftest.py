@@ -43,6 +43,18 @@ def host(redis_url, monkeypatch):
 	context.reset()
 
 
+# A lease this short lets the reaper find a run whose process died within a second or two.
+SHORT_LEASE = 1.0
+
+
+@pytest.fixture
+def short_lease(redis_url, monkeypatch):
+	"""The plain-RQ host with a lease of SHORT_LEASE seconds (its jobs carry it to the workers)."""
+	clear_jobkit_environment(monkeypatch)
+	yield jobkit.configure(redis_url=redis_url, namespace=NAMESPACE, lease_seconds=SHORT_LEASE)
+	context.reset()
+
+
 @pytest.fixture
 def no_host(monkeypatch):
 	clear_jobkit_environment(monkeypatch)

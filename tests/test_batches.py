@@ -13,18 +13,11 @@ import pytest
 
 import jobkit
 from jobkit.engine import context
-from tests.conftest import NAMESPACE, clear_jobkit_environment
+from tests.conftest import NAMESPACE, SHORT_LEASE
 from tests.sqlite_query import SQLiteQuery, create_table
 from tests.workers import start_promoter, start_worker, stop_workers, wait_for
 
-LEASE = 1.0
-
-
-@pytest.fixture
-def short_lease(redis_url, monkeypatch):
-	clear_jobkit_environment(monkeypatch)
-	yield jobkit.configure(redis_url=redis_url, namespace=NAMESPACE, lease_seconds=LEASE)
-	context.reset()
+LEASE = SHORT_LEASE
 
 
 @pytest.fixture

@@ -11,19 +11,12 @@ import pytest
 import jobkit
 from jobkit import Retry
 from jobkit.engine import context
-from tests.conftest import NAMESPACE, clear_jobkit_environment, read_log
+from tests.conftest import NAMESPACE, SHORT_LEASE, read_log
 from tests.workers import start_promoter, start_worker, stop_workers, wait_for
 
 # Short leases, so that a dead run is found within seconds.
-LEASE = 1.0
+LEASE = SHORT_LEASE
 ONE_RETRY = Retry(max_attempts=2, backoff=0.2, jitter=False)
-
-
-@pytest.fixture
-def short_lease(redis_url, monkeypatch):
-	clear_jobkit_environment(monkeypatch)
-	yield jobkit.configure(redis_url=redis_url, namespace=NAMESPACE, lease_seconds=LEASE)
-	context.reset()
 
 
 @pytest.fixture
