@@ -12,6 +12,7 @@ from collections.abc import Callable
 from jobkit.engine import batches as _batches
 from jobkit.engine import context as _context
 from jobkit.engine import delayed as _delayed
+from jobkit.engine import progress as _progress
 from jobkit.engine import reaper as _reaper
 from jobkit.engine import unique as _unique
 from jobkit.engine.batch_runner import ChunkContext, current_chunk
@@ -41,6 +42,7 @@ from jobkit.engine.handle import JobHandle
 from jobkit.engine.host import Host, RQHost
 from jobkit.engine.jobfunction import JobFunction, job, light
 from jobkit.engine.locks import Lock, lock
+from jobkit.engine.progress import Progress
 from jobkit.engine.reaper import Reaped
 from jobkit.engine.retry import Retry
 
@@ -67,6 +69,7 @@ __all__ = [
 	"LockTimeout",
 	"NotConfigured",
 	"PayloadTooLarge",
+	"Progress",
 	"Query",
 	"RQHost",
 	"Reaped",
@@ -78,6 +81,7 @@ __all__ = [
 	"WorkerLost",
 	"__version__",
 	"batch",
+	"cancel_job",
 	"check_hooks",
 	"configure",
 	"current_chunk",
@@ -89,6 +93,8 @@ __all__ = [
 	"job",
 	"light",
 	"lock",
+	"progress",
+	"progress_of",
 	"promote_due",
 	"reap",
 ]
@@ -192,6 +198,49 @@ def batch(method: str | Callable, *, items=None, query: Query | None = None, **o
 	}  # fmt: skip
 	settings = {name: options.pop(name) for name in list(options) if name in known}
 	return _batches.create(get_host(), method, items=items, query=query, kwargs=options, **settings)
+
+
+def progress(
+	total: int | None = None,
+	*,
+	title: str | None = None,
+	reference_doctype: str | None = None,
+	reference_name: str | None = None,
+	rate: float | None = None,
+	keep_seconds: int | None = None,
+) -> Progress:
+	"""Report the running job's progress; use it as a context manager (it sends the final state).
+
+	``with jobkit.progress(total=len(rows), title="Import") as p: ... p.advance() ... if p.cancelled``.
+	``advance(n=1)``, ``set(done, total=None, stage=None)``, ``cancelled``, ``close(status, reason)``.
+	States go out at most ``rate`` a second (``progress_rate``, 4 by default; the first and the last
+	always), to the job owner's room or the reference document's, and the last one stays readable
+	for ``keep_seconds`` (``progress_keep_seconds``, an hour by default) after the end.
+	"""
+	return _progress.start(
+		total,
+		title=title,
+		reference_doctype=reference_doctype,
+		reference_name=reference_name,
+		rate=rate,
+		keep_seconds=keep_seconds,
+	)
+
+
+def progress_of(rq_id: str) -> dict | None:
+	"""The last progress state a job run (its RQ id) reported, or None (none, or no longer kept)."""
+	return _progress.read(get_host(), _checked_run_id(rq_id))
+
+
+def cancel_job(rq_id: str) -> None:
+	"""Ask a running job to stop: its progress tracker's ``cancelled`` turns True (cooperative)."""
+	_progress.request_cancel(get_host(), _checked_run_id(rq_id))
+
+
+def _checked_run_id(rq_id: object) -> str:
+	if not isinstance(rq_id, str) or not rq_id or len(rq_id) > 400:
+		raise InvalidArgument(f"give the job run's RQ id (handle.rq_id), not {rq_id!r}")
+	return rq_id
 
 
 def dead_letters() -> DeadLetters:

@@ -49,6 +49,14 @@ class FrappeHost:
 		return float(frappe.conf.get("jobkit_lease_seconds") or defaults.LEASE_SECONDS)
 
 	@property
+	def progress_rate(self) -> float:
+		return float(frappe.conf.get("jobkit_progress_rate") or defaults.PROGRESS_RATE)
+
+	@property
+	def progress_keep_seconds(self) -> int:
+		return int(frappe.conf.get("jobkit_progress_keep_seconds") or defaults.PROGRESS_KEEP_SECONDS)
+
+	@property
 	def naive_timezone(self):
 		# Frappe's datetimes (now_datetime, add_to_date) are naive, in the system time zone.
 		from zoneinfo import ZoneInfo
@@ -134,6 +142,15 @@ class FrappeHost:
 
 	def publish(self, event: str, message: dict, user: str | None = None, room: str | None = None) -> None:
 		frappe.publish_realtime(event, message, user=user, room=room)
+
+	def publish_progress(self, state: dict) -> None:
+		# The document's room, else the owner's: never the site's room (publish_realtime's default).
+		if state["reference_doctype"]:
+			frappe.publish_realtime(
+				"jobkit_progress", state, doctype=state["reference_doctype"], docname=state["reference_name"]
+			)
+		elif state["owner"]:
+			frappe.publish_realtime("jobkit_progress", state, user=state["owner"])
 
 	def log_error(self, title: str, message: str | None = None) -> None:
 		frappe.log_error(title=title, message=message)

@@ -213,3 +213,38 @@ def process_item(item: int, key: str, seconds: float = 0) -> None:
 
 def batch_completed(summary: dict) -> None:
 	jobkit.get_host().connection.rpush("batch:completed", json.dumps(summary))
+
+
+def count_with_progress(items: int, key: str, **options) -> None:
+	"""Advance a tracker once per item; record how long that took and what the tracker sent."""
+	import time
+
+	start = time.monotonic()
+	with jobkit.progress(total=items, title="Count", **options) as progress:
+		for _ in range(items):
+			progress.advance()
+	_log(key, {"seconds": time.monotonic() - start, "published": progress.published})
+
+
+def run_until_cancelled(key: str) -> None:
+	"""Report progress until someone cancels the job (or 60 s pass)."""
+	import time
+
+	with jobkit.progress(title="Until cancelled") as progress:
+		deadline = time.monotonic() + 60
+		while not progress.cancelled and time.monotonic() < deadline:
+			progress.advance()
+			time.sleep(0.005)
+	_log(key, {"cancelled": progress.cancelled, "status": progress.status})
+
+
+def fail_with_progress(key: str) -> None:
+	with jobkit.progress(total=10, title="Doomed") as progress:
+		progress.set(3, stage="loading")
+		raise ValueError("the file is empty")
+
+
+def progress_left_open(items: int) -> None:
+	"""Report progress without a `with` block: the runner sends the final state."""
+	tracker = jobkit.progress(total=items)
+	tracker.advance(items)

@@ -49,7 +49,8 @@ def configure(
 	Give ``redis_url`` or a ``redis.Redis`` ``connection``; with neither, ``JOBKIT_REDIS_URL``
 	is read; or give ``host``, a ready ``Host`` (e.g. an ``RQHost`` subclass that adds a scheduler).
 	``options``: ``queues`` ({name: default timeout}), ``max_payload_bytes``, ``check_methods``,
-	``result_ttl``, ``failure_ttl``, ``lease_seconds``, ``dead_letter_ttl``. Redis is pinged,
+	``result_ttl``, ``failure_ttl``, ``lease_seconds``, ``dead_letter_ttl``, ``progress_rate``,
+	``progress_keep_seconds``. Redis is pinged,
 	so a wrong address fails here rather than at the first enqueue.
 	"""
 	global _configured

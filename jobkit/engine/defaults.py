@@ -25,5 +25,10 @@ LOCK_TTL = 60
 # Frappe site, Log Settings decides ("Jobkit Failed Job", 30 days unless changed there).
 DEAD_LETTER_TTL = 30 * 24 * 60 * 60
 
+# Progress: at most this many messages a second per job (the first and last states always go),
+# and how long a job's last state stays readable after it ended (a reload, a late page).
+PROGRESS_RATE = 4
+PROGRESS_KEEP_SECONDS = 3600
+
 # Version of the envelope a job carries; a runner refuses envelopes it does not understand.
 ENVELOPE_VERSION = 1

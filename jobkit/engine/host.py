@@ -51,6 +51,14 @@ class Host(Protocol):
 	def naive_timezone(self):
 		"""The tzinfo a naive ``at=`` datetime is read in (None: this machine's local time)."""
 
+	@property
+	def progress_rate(self) -> float:
+		"""At most this many progress messages a second per job."""
+
+	@property
+	def progress_keep_seconds(self) -> int:
+		"""How long a job's last progress state stays readable after it ended."""
+
 	def queue_timeouts(self) -> dict[str, int]:
 		"""Queues the host's workers listen to, with each queue's default job timeout."""
 
@@ -84,6 +92,9 @@ class Host(Protocol):
 	def publish(
 		self, event: str, message: dict, user: str | None = None, room: str | None = None
 	) -> None: ...
+
+	def publish_progress(self, state: dict) -> None:
+		"""Deliver a progress state to its owner's room, or its reference document's; never site-wide."""
 
 	def log_error(self, title: str, message: str | None = None) -> None: ...
 
@@ -124,6 +135,8 @@ class RQHost:
 		failure_ttl: int = defaults.FAILURE_TTL,
 		lease_seconds: float = defaults.LEASE_SECONDS,
 		dead_letter_ttl: int = defaults.DEAD_LETTER_TTL,
+		progress_rate: float = defaults.PROGRESS_RATE,
+		progress_keep_seconds: int = defaults.PROGRESS_KEEP_SECONDS,
 	):
 		if not isinstance(connection, redis.Redis):
 			raise InvalidArgument(
@@ -138,6 +151,12 @@ class RQHost:
 		if not is_number(lease_seconds) or lease_seconds <= 0:
 			raise InvalidArgument(f"lease_seconds must be a positive number, not {lease_seconds!r}")
 		self._lease_seconds = lease_seconds
+		if not is_number(progress_rate) or progress_rate <= 0:
+			raise InvalidArgument(
+				f"progress_rate must be a positive number of messages a second, not {progress_rate!r}"
+			)
+		self._progress_rate = progress_rate
+		self._progress_keep_seconds = _positive_int("progress_keep_seconds", progress_keep_seconds)
 		self._job_options = {
 			"result_ttl": _positive_int("result_ttl", result_ttl),
 			"failure_ttl": _positive_int("failure_ttl", failure_ttl),
@@ -167,6 +186,14 @@ class RQHost:
 	@property
 	def naive_timezone(self):
 		return None
+
+	@property
+	def progress_rate(self) -> float:
+		return self._progress_rate
+
+	@property
+	def progress_keep_seconds(self) -> int:
+		return self._progress_keep_seconds
 
 	def queue_timeouts(self) -> dict[str, int]:
 		return dict(self._queues)
@@ -210,6 +237,16 @@ class RQHost:
 	def publish(self, event: str, message: dict, user: str | None = None, room: str | None = None) -> None:
 		envelope = {"event": event, "message": message, "user": user, "room": room}
 		self._connection.publish(keys.events_channel(self._namespace), json.dumps(envelope, default=str))
+
+	def publish_progress(self, state: dict) -> None:
+		# Rooms as Frappe names them; a consumer of the channel forwards each message to its room.
+		if state["reference_doctype"]:
+			room = f"doc:{state['reference_doctype']}/{state['reference_name']}"
+		elif state["owner"]:
+			room = f"user:{state['owner']}"
+		else:
+			room = f"job:{state['id']}"  # no owner (plain RQ has no users): the job's own room
+		self.publish("jobkit_progress", state, user=state["owner"], room=room)
 
 	def log_error(self, title: str, message: str | None = None) -> None:
 		logger.error("%s%s", title, f"\n{message}" if message else "")

@@ -35,6 +35,12 @@ BATCH_ENDED = "jobkit:{namespace}:batch:{batch_id}:ended"
 BATCH_FAILURES = "jobkit:{namespace}:batch:{batch_id}:failures"
 BATCHES = "jobkit:{namespace}:batches"
 
+# A run's progress (JSON of its last state, by RQ id), the runs an owner has reported progress of
+# (sorted set of RQ ids, scored by their last update), and a run's cancel flag.
+PROGRESS = "jobkit:{namespace}:progress:{run_id}"
+PROGRESS_OWNER = "jobkit:{namespace}:progress-of:{owner}"
+PROGRESS_CANCEL = "jobkit:{namespace}:cancel:{run_id}"
+
 # The plain-RQ host's dead letters: an index (sorted set, scored by the last failure's time) and
 # one key per letter (its pickled record), both for the RQ id of the job's last attempt.
 DEAD_LETTERS = "jobkit:{namespace}:dead"
@@ -92,6 +98,18 @@ def batch(namespace: str, batch_id: str) -> dict[str, str]:
 
 def batches(namespace: str) -> str:
 	return BATCHES.format(namespace=namespace)
+
+
+def progress(namespace: str, run_id: str) -> str:
+	return PROGRESS.format(namespace=namespace, run_id=run_id)
+
+
+def progress_owner(namespace: str, owner: str) -> str:
+	return PROGRESS_OWNER.format(namespace=namespace, owner=owner)
+
+
+def progress_cancel(namespace: str, run_id: str) -> str:
+	return PROGRESS_CANCEL.format(namespace=namespace, run_id=run_id)
 
 
 def dead_letters(namespace: str) -> str:

@@ -13,7 +13,7 @@ import traceback
 from contextlib import nullcontext
 from typing import Any
 
-from jobkit.engine import context, deadletter, defaults, methods, retries, unique
+from jobkit.engine import context, deadletter, defaults, methods, progress, retries, unique
 from jobkit.engine.errors import FinalFailure, JobkitError
 from jobkit.engine.host import Host, RQHost
 from jobkit.engine.inflight import InFlight
@@ -91,10 +91,16 @@ def execute(host: Host, envelope: dict, *, rq_job) -> Any:
 		if rq_job is not None
 		else nullcontext()
 	)
+	outcome: BaseException | None = None
 	try:
 		with in_flight:
 			return _run_job(host, envelope, rq_job, job)
+	except BaseException as e:
+		outcome = e
+		raise
 	finally:
+		# A tracker the job left open (jobkit.progress() without `with`) gets its final state.
+		progress.close_open(job.rq_id or job.id, outcome)
 		context.exit_job(tokens)
 
 

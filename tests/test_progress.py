@@ -1,0 +1,181 @@
+"""Progress: throttled publishing to the owner's room, state kept after the end, cooperative cancel."""
+
+import json
+import time
+
+import pytest
+
+import jobkit
+from jobkit.engine import context, keys
+from jobkit.engine import progress as engine_progress
+from jobkit.engine.enqueue import enqueue as engine_enqueue
+from tests.conftest import NAMESPACE
+from tests.workers import run_burst_worker, start_worker, stop_workers, wait_for
+
+RATE = 4
+
+
+class EventListener:
+	"""Everything published on the namespace's events channel while it listens."""
+
+	def __init__(self, conn):
+		self.messages: list[dict] = []
+		self._pubsub = conn.pubsub(ignore_subscribe_messages=True)
+		self._pubsub.subscribe(**{keys.events_channel(NAMESPACE): self._received})
+		self._thread = self._pubsub.run_in_thread(sleep_time=0.01, daemon=True)
+
+	def _received(self, message: dict) -> None:
+		self.messages.append(json.loads(message["data"]))
+
+	def close(self) -> None:
+		self._thread.stop()
+		self._thread.join(timeout=5)
+		self._pubsub.close()
+
+	def progress_of(self, rq_id: str) -> list[dict]:
+		return [m for m in self.messages if m["event"] == "jobkit_progress" and m["message"]["id"] == rq_id]
+
+
+@pytest.fixture
+def events(conn):
+	listener = EventListener(conn)
+	yield listener
+	listener.close()
+
+
+def test_a_million_advances_publish_at_most_the_rate_and_end_with_the_final_state(
+	host, conn, redis_url, events
+):
+	handle = engine_enqueue(
+		host,
+		"tests.fixtures.count_with_progress",
+		user="alice@example.com",
+		kwargs={"items": 1_000_000, "key": "count", "rate": RATE},
+	)
+	run_burst_worker(redis_url)
+	[report] = [json.loads(entry) for entry in conn.lrange("count", 0, -1)]
+	wait_for(lambda: len(events.progress_of(handle.rq_id)) >= report["published"], "the messages to arrive")
+	messages = [m["message"] for m in events.progress_of(handle.rq_id)]
+	assert len(messages) == report["published"]
+	assert len(messages) <= report["seconds"] * RATE + 2
+	assert messages[0]["done"] == 0
+	final = messages[-1]
+	assert (final["status"], final["done"], final["total"], final["percent"]) == (
+		"done",
+		1_000_000,
+		1_000_000,
+		100.0,
+	)
+	assert [m["done"] for m in messages] == sorted(m["done"] for m in messages)
+
+
+def test_a_message_goes_to_its_owner_or_its_document_never_to_the_site(host, redis_url, events):
+	owned = engine_enqueue(
+		host, "tests.fixtures.fail_with_progress", user="alice@example.com", kwargs={"key": "f"}
+	)
+	anonymous = engine_enqueue(host, "tests.fixtures.count_with_progress", kwargs={"items": 3, "key": "c"})
+	on_document = engine_enqueue(
+		host,
+		"tests.fixtures.count_with_progress",
+		user="bob@example.com",
+		kwargs={"items": 3, "key": "d", "reference_doctype": "Sales Invoice", "reference_name": "SINV-1"},
+	)
+	run_burst_worker(redis_url)
+	wait_for(lambda: all(events.progress_of(h.rq_id) for h in (owned, anonymous, on_document)), "messages")
+	for message in events.progress_of(owned.rq_id):
+		assert (message["user"], message["room"]) == ("alice@example.com", "user:alice@example.com")
+		assert message["message"]["owner"] == "alice@example.com"
+	assert {m["room"] for m in events.progress_of(on_document.rq_id)} == {"doc:Sales Invoice/SINV-1"}
+	assert {m["room"] for m in events.progress_of(anonymous.rq_id)} == {f"job:{anonymous.rq_id}"}
+	final = events.progress_of(owned.rq_id)[-1]["message"]
+	assert (final["status"], final["reason"], final["stage"], final["done"]) == (
+		"failed",
+		"ValueError: the file is empty",
+		"loading",
+		3,
+	)
+
+
+def test_the_last_state_is_readable_after_the_end_and_gone_after_its_keep_time(host, redis_url):
+	handle = jobkit.enqueue("tests.fixtures.count_with_progress", items=5, key="k", keep_seconds=1)
+	assert jobkit.progress_of(handle.rq_id) is None  # nothing reported before it runs
+	run_burst_worker(redis_url)
+	state = jobkit.progress_of(handle.rq_id)
+	assert (state["status"], state["done"], state["total"], state["title"]) == ("done", 5, 5, "Count")
+	wait_for(lambda: jobkit.progress_of(handle.rq_id) is None, "the state to expire", timeout=10)
+
+
+def test_an_owners_runs_are_listed_latest_first(host, redis_url):
+	first = engine_enqueue(
+		host, "tests.fixtures.count_with_progress", user="carol@example.com", kwargs={"items": 1, "key": "a"}
+	)
+	second = engine_enqueue(
+		host, "tests.fixtures.count_with_progress", user="carol@example.com", kwargs={"items": 2, "key": "b"}
+	)
+	engine_enqueue(
+		host, "tests.fixtures.count_with_progress", user="dave@example.com", kwargs={"items": 1, "key": "c"}
+	)
+	run_burst_worker(redis_url)
+	listed = engine_progress.for_owner(host, "carol@example.com")
+	assert [state["id"] for state in listed] == [second.rq_id, first.rq_id]
+
+
+def test_a_cancelled_job_sees_the_flag_and_ends_cancelled(host, conn, redis_url):
+	worker = start_worker(redis_url)
+	try:
+		handle = jobkit.enqueue("tests.fixtures.run_until_cancelled", key="x")
+		wait_for(lambda: (jobkit.progress_of(handle.rq_id) or {}).get("done"), "the job to report progress")
+		jobkit.cancel_job(handle.rq_id)
+		wait_for(lambda: conn.llen("x"), "the job to stop")
+	finally:
+		stop_workers(worker)
+	assert json.loads(conn.lindex("x", 0)) == {"cancelled": True, "status": "cancelled"}
+	assert jobkit.progress_of(handle.rq_id)["status"] == "cancelled"
+
+
+def job_context(rq_id: str) -> context.JobContext:
+	"""A job as the runner describes it, for a tracker made here rather than in a worker."""
+	return context.JobContext(
+		id=rq_id, rq_id=rq_id, method="tests.fixtures.count_with_progress", queue="default",
+		namespace=NAMESPACE, attempt=1, user=None, enqueued_at=time.time(),
+	)  # fmt: skip
+
+
+def test_cancel_is_seen_at_the_first_advance_after_a_check_interval(host):
+	job = job_context("rq-j1")
+	tracker = engine_progress.Progress(host, job, total=10)
+	tracker.advance()
+	assert not tracker.cancelled
+	jobkit.cancel_job("rq-j1")
+	time.sleep(engine_progress.CANCEL_CHECK_SECONDS)
+	tracker.advance()
+	assert tracker.cancelled
+
+
+def test_bad_input_names_the_problem(host):
+	with pytest.raises(jobkit.NotConfigured, match="inside a job"):
+		jobkit.progress(total=10)
+	job = job_context("rq-j2")
+	for options, message in (
+		({"total": -1}, "total must be a whole number"),
+		({"rate": 0}, "rate must be a positive number"),
+		({"keep_seconds": 0}, "keep_seconds must be a whole number"),
+		({"title": "x" * 141}, "title must be text"),
+		({"reference_doctype": "ToDo"}, "together"),
+	):
+		with pytest.raises(jobkit.InvalidArgument, match=message):
+			engine_progress.Progress(host, job, **options)
+	tracker = engine_progress.Progress(host, job, total=1)
+	with pytest.raises(jobkit.InvalidArgument, match="done must be a whole number"):
+		tracker.set(-1)
+	with pytest.raises(jobkit.InvalidArgument, match="status must be one of"):
+		tracker.close("finished")
+	with pytest.raises(jobkit.InvalidArgument, match="RQ id"):
+		jobkit.progress_of("")
+
+
+def test_a_tracker_left_open_gets_its_final_state_when_the_job_ends(host, redis_url):
+	handle = jobkit.enqueue("tests.fixtures.progress_left_open", items=7)
+	run_burst_worker(redis_url)
+	state = jobkit.progress_of(handle.rq_id)
+	assert (state["status"], state["done"], state["percent"]) == ("done", 7, 100.0)
