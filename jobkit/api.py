@@ -5,7 +5,7 @@ import json
 import frappe
 
 from jobkit import batch_records, failed_jobs
-from jobkit.engine import unique
+from jobkit.engine import progress, unique
 from jobkit.engine.batches import BatchNotFound
 from jobkit.engine.enqueue import MAX_JOB_ID_LENGTH
 from jobkit.engine.errors import InvalidArgument
@@ -92,6 +92,57 @@ def retry_batch_failed_items(name: str) -> dict:
 	except (BatchNotFound, InvalidArgument) as e:
 		frappe.throw(str(e), title=frappe._("Failed items not retried"))
 	return {"batch": new_name, "message": frappe._("Failed items retried as batch {0}").format(new_name)}
+
+
+@frappe.whitelist()
+def get_progress(rq_id: str) -> dict | None:
+	"""A job run's last progress state: for the job's owner and System Managers only."""
+	return _readable_progress(rq_id)
+
+
+@frappe.whitelist()
+def get_my_jobs() -> list[dict]:
+	"""The current user's jobs that reported progress and are still kept, the latest first."""
+	if frappe.session.user == "Guest":
+		raise frappe.PermissionError(frappe._("Log in to see your background jobs"))
+	return progress.for_owner(host, frappe.session.user)
+
+
+@frappe.whitelist(methods=["POST"])
+def cancel_job(rq_id: str) -> dict:
+	"""Ask a running job to stop (its owner, or a System Manager); the job stops at its next check."""
+	state = _readable_progress(rq_id)
+	if state is None:
+		frappe.throw(
+			frappe._("Job {0} has reported no progress, or ended too long ago: nothing to cancel").format(
+				rq_id
+			),
+			exc=frappe.DoesNotExistError,
+		)
+	if state["status"] != progress.RUNNING:
+		return {
+			"cancelled": False,
+			"message": frappe._("The job has ended already ({0})").format(state["status"]),
+		}
+	progress.request_cancel(host, rq_id)
+	return {
+		"cancelled": True,
+		"message": frappe._("Cancel requested: the job stops at its next progress check"),
+	}
+
+
+def _readable_progress(rq_id: object) -> dict | None:
+	"""The state, if the caller is its owner or a System Manager; PermissionError otherwise."""
+	if frappe.session.user == "Guest":
+		raise frappe.PermissionError(frappe._("Log in to see background jobs"))
+	if not isinstance(rq_id, str) or not rq_id or len(rq_id) > MAX_JOB_ID_LENGTH + 100:
+		frappe.throw(frappe._("rq_id must be the RQ id of a job run"), exc=frappe.ValidationError)
+	state = progress.read(host, rq_id)
+	if state is None:
+		return None
+	if state.get("owner") != frappe.session.user and MANAGER_ROLE not in frappe.get_roles():
+		raise frappe.PermissionError(frappe._("This job belongs to another user"))
+	return state
 
 
 def _checked_names(names: object) -> list[str]:

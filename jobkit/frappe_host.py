@@ -144,13 +144,17 @@ class FrappeHost:
 		frappe.publish_realtime(event, message, user=user, room=room)
 
 	def publish_progress(self, state: dict) -> None:
-		# The document's room, else the owner's: never the site's room (publish_realtime's default).
+		# The document's room, else the owner's, named explicitly: publish_realtime would otherwise
+		# pick a task's room (frappe.local.task_id) or the whole site's.
+		from frappe import realtime
+
 		if state["reference_doctype"]:
-			frappe.publish_realtime(
-				"jobkit_progress", state, doctype=state["reference_doctype"], docname=state["reference_name"]
-			)
+			room = realtime.get_doc_room(state["reference_doctype"], state["reference_name"])
 		elif state["owner"]:
-			frappe.publish_realtime("jobkit_progress", state, user=state["owner"])
+			room = realtime.get_user_room(state["owner"])
+		else:
+			return  # nobody to tell; the state is still kept for System Managers
+		frappe.publish_realtime("jobkit_progress", state, room=room)
 
 	def log_error(self, title: str, message: str | None = None) -> None:
 		frappe.log_error(title=title, message=message)

@@ -92,3 +92,10 @@ def close_todo_unless_marked(name: str, marker: str) -> None:
 def note_batch_summary(summary: dict) -> None:
 	"""on_complete: keep what the batch reported, for the test to read."""
 	frappe.cache.rpush(f"jobkit-test-summary:{summary['batch']}", frappe.as_json(summary))
+
+
+def count_with_progress(items: int) -> None:
+	"""Advance a progress tracker once per item (published at most a few times a second)."""
+	with jobkit.progress(total=items, title="Counting") as progress:
+		for _ in range(items):
+			progress.advance()
