@@ -124,6 +124,12 @@ def cancel_job(rq_id: str) -> dict:
 			"cancelled": False,
 			"message": frappe._("The job has ended already ({0})").format(state["status"]),
 		}
+	if state.get("batch"):  # a batch's aggregate progress: cancel the batch
+		batch_records.cancel(state["batch"])
+		return {
+			"cancelled": True,
+			"message": frappe._("Batch cancelled: running chunks stop at their next item"),
+		}
 	progress.request_cancel(host, rq_id)
 	return {
 		"cancelled": True,

@@ -248,3 +248,13 @@ def progress_left_open(items: int) -> None:
 	"""Report progress without a `with` block: the runner sends the final state."""
 	tracker = jobkit.progress(total=items)
 	tracker.advance(items)
+
+
+def report_then_hang(key: str) -> None:
+	"""Report progress, publish the process id, then run until killed."""
+	import time
+
+	tracker = jobkit.progress(total=10, title="Hanging")
+	tracker.set(4, stage="loading")  # a new stage is published at once
+	jobkit.get_host().connection.set(key, os.getpid())
+	time.sleep(600)

@@ -1,11 +1,14 @@
 """Progress: throttled publishing to the owner's room, state kept after the end, cooperative cancel."""
 
 import json
+import os
+import signal
 import time
 
 import pytest
 
 import jobkit
+import jobkit.engine.batches
 from jobkit.engine import context, keys
 from jobkit.engine import progress as engine_progress
 from jobkit.engine.enqueue import enqueue as engine_enqueue
@@ -179,3 +182,36 @@ def test_a_tracker_left_open_gets_its_final_state_when_the_job_ends(host, redis_
 	run_burst_worker(redis_url)
 	state = jobkit.progress_of(handle.rq_id)
 	assert (state["status"], state["done"], state["percent"]) == ("done", 7, 100.0)
+
+
+def test_a_batch_reports_its_aggregate_progress_to_its_user(host, conn, redis_url, events):
+	handle = jobkit.engine.batches.create(
+		host,
+		"tests.fixtures.process_chunk",
+		items=list(range(300)),
+		chunk_size=50,
+		user="erin@example.com",
+		kwargs={"key": "agg"},
+	)
+	run_burst_worker(redis_url)
+	state = jobkit.progress_of(f"batch:{handle.id}")
+	assert (state["status"], state["done"], state["total"], state["stage"]) == ("done", 300, 300, "Completed")
+	assert state["batch"] == handle.id
+	assert f"batch:{handle.id}" in [s["id"] for s in engine_progress.for_owner(host, "erin@example.com")]
+	wait_for(lambda: events.progress_of(f"batch:{handle.id}"), "the batch's progress messages")
+	assert {m["room"] for m in events.progress_of(f"batch:{handle.id}")} == {"user:erin@example.com"}
+
+
+def test_a_run_whose_process_died_ends_failed_not_running(short_lease, conn, redis_url):
+	worker = start_worker(redis_url)
+	try:
+		handle = jobkit.enqueue("tests.fixtures.report_then_hang", key="pid")
+		pid = int(wait_for(lambda: conn.get("pid"), "the job to start"))
+		assert jobkit.progress_of(handle.rq_id)["status"] == "running"
+		os.kill(pid, signal.SIGKILL)
+		wait_for(lambda: [r for r in jobkit.reap() if r.rq_id == handle.rq_id], "the reaper", timeout=30)
+	finally:
+		stop_workers(worker)
+	state = jobkit.progress_of(handle.rq_id)
+	assert (state["status"], state["done"]) == ("failed", 4)
+	assert state["reason"].startswith("WorkerLost: the process running it died; recorded as failed")

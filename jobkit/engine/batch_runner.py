@@ -194,7 +194,7 @@ def end_segment(host, batch_id, spec, state, index, start, processed, failures, 
 	if last or (not counted and _finish_pending(connection, batch_keys["state"])):
 		finish(host, batch_id)
 	elif notify:
-		host.batch_changed(batches.read_state(host, batch_id))
+		batches.changed(host, batches.read_state(host, batch_id))
 	return {"batch": batch_id, "chunk": index, "start": start, "done": succeeded, "failed": len(failures)}
 
 
@@ -258,7 +258,7 @@ def finish(host: Host, batch_id: str) -> dict:
 	for key in batch_keys.values():
 		pipe.expire(key, batches.KEEP_AFTER_END_SECONDS)
 	pipe.execute()
-	host.batch_changed(batches.read_state(host, batch_id))
+	batches.changed(host, batches.read_state(host, batch_id))
 	return summary
 
 

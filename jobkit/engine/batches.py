@@ -207,7 +207,7 @@ def create(
 		pipe.rpush(batch_keys["pending"], *range(len(chunks)))
 	pipe.zadd(keys.batches(host.namespace), {batch_id: now})
 	pipe.execute()
-	host.batch_changed(read_state(host, batch_id))
+	changed(host, read_state(host, batch_id))
 
 	if not chunks:
 		batch_runner.end_empty_batch(host, batch_id)
@@ -273,6 +273,14 @@ def parse_state(host: Host, batch_id: str, raw: dict) -> dict:
 	return out
 
 
+def changed(host: Host, state: dict) -> None:
+	"""Tell the host (a site updates the batch's record) and its user (the batch's progress)."""
+	from jobkit.engine import progress
+
+	host.batch_changed(state)
+	progress.record_batch(host, state)
+
+
 def load_spec(state: dict) -> BatchSpec:
 	return pickle.loads(state["spec"])
 
@@ -296,7 +304,7 @@ def cancel(host: Host, batch_id: str) -> bool:
 	if last:
 		batch_runner.finish(host, batch_id)
 	elif cancelled:
-		host.batch_changed(read_state(host, batch_id))
+		changed(host, read_state(host, batch_id))
 	return bool(cancelled)
 
 

@@ -193,11 +193,7 @@ class Progress:
 		state = self.state()
 		ttl = RUNNING_STATE_SECONDS if self.status == RUNNING else self._keep_seconds
 		pipe = self._host.connection.pipeline(transaction=False)
-		pipe.set(self._state_key, json.dumps(state), ex=ttl)
-		if self._owner_key:
-			pipe.zadd(self._owner_key, {self.run_id: state["updated_at"]})
-			pipe.zremrangebyscore(self._owner_key, 0, state["updated_at"] - RUNNING_STATE_SECONDS)
-			pipe.expire(self._owner_key, RUNNING_STATE_SECONDS)
+		_write(pipe, self._host.namespace, state, ttl)
 		pipe.exists(self._cancel_key)
 		*_, cancel = pipe.execute()
 		self._cancelled = self._cancelled or bool(cancel)
@@ -233,6 +229,74 @@ def start(
 		rate=rate,
 		keep_seconds=keep_seconds,
 	)
+
+
+def _write(pipe, namespace: str, state: dict, ttl: int) -> None:
+	"""Queue on ``pipe`` the writes of a state: itself, and its place in its owner's index."""
+	pipe.set(keys.progress(namespace, state["id"]), json.dumps(state), ex=ttl)
+	if state["owner"]:
+		owner_key = keys.progress_owner(namespace, state["owner"])
+		pipe.zadd(owner_key, {state["id"]: state["updated_at"]})
+		pipe.zremrangebyscore(owner_key, 0, state["updated_at"] - RUNNING_STATE_SECONDS)
+		pipe.expire(owner_key, RUNNING_STATE_SECONDS)
+
+
+# A batch's status, as the status of its progress.
+BATCH_STATUSES = {
+	"Queued": RUNNING,
+	"Running": RUNNING,
+	"Completed": DONE,
+	"Completed with errors": DONE,
+	"Failed": FAILED,
+	"Cancelled": CANCELLED,
+}
+
+
+def record_batch(host: Host, batch: dict) -> None:
+	"""A batch's aggregate progress, as one more run of its user (``batch:<id>``), kept and published."""
+	finished = batch["finished_at"] is not None
+	status = BATCH_STATUSES[batch["status"]] if finished else RUNNING
+	counted, total = batch["done"] + batch["failed"], batch["total"]
+	started = batch["started_at"] or batch["created_at"]
+	elapsed = max((batch["finished_at"] or time.time()) - started, 1e-9)
+	rate = counted / elapsed
+	state = {
+		"id": f"batch:{batch['id']}",
+		"job_id": batch["id"],
+		"batch": batch["id"],
+		"method": batch["method"],
+		"queue": batch["queue"],
+		"title": batch["title"],
+		"owner": batch["user"] or None,
+		"reference_doctype": batch["reference_doctype"] or None,
+		"reference_name": batch["reference_name"] or None,
+		"status": status,
+		"reason": f"{batch['failed']} of {total} items failed" if batch["failed"] else None,
+		"stage": batch["status"],
+		"done": counted,
+		"total": total,
+		"percent": round(100.0 * counted / total, 1) if total else (100.0 if finished else 0.0),
+		"rate": round(rate, 2),
+		"eta": round((total - counted) / rate, 1) if rate > 0 and not finished else None,
+		"started_at": started,
+		"updated_at": time.time(),
+	}
+	pipe = host.connection.pipeline(transaction=False)
+	_write(pipe, host.namespace, state, RUNNING_STATE_SECONDS if not finished else host.progress_keep_seconds)
+	pipe.execute()
+	host.publish_progress(state)
+
+
+def end_lost_run(host: Host, run_id: str, reason: str) -> None:
+	"""Mark a run's progress failed when its process died with the state still "running"."""
+	state = read(host, run_id)
+	if state is None or state["status"] != RUNNING:
+		return
+	state.update(status=FAILED, reason=reason[:MAX_REASON_LENGTH], eta=None, updated_at=time.time())
+	pipe = host.connection.pipeline(transaction=False)
+	_write(pipe, host.namespace, state, host.progress_keep_seconds)
+	pipe.execute()
+	host.publish_progress(state)
 
 
 def close_open(run_id: str | None, exc: BaseException | None) -> None:

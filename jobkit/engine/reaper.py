@@ -24,7 +24,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from jobkit.engine import context, keys, retries, unique
+from jobkit.engine import context, keys, progress, retries, unique
 from jobkit.engine.errors import WorkerLost
 from jobkit.engine.handle import RETRIED_AS
 from jobkit.engine.host import Host
@@ -78,6 +78,10 @@ def reap(host: Host, *, now: float | None = None, limit: int = REAP_LIMIT) -> li
 			connection.zadd(key, {rq_id: time.time() + reaped.lease})
 		else:
 			connection.zrem(key, rq_id)
+		if reaped.outcome in (RETRIED, FAILED):
+			# Its progress said "running" when the process died: say how it ended instead.
+			then = "its next attempt is scheduled" if reaped.outcome == RETRIED else "recorded as failed"
+			progress.end_lost_run(host, rq_id, f"WorkerLost: the process running it died; {then}")
 		done.append(reaped)
 	return done
 
