@@ -264,7 +264,51 @@ def main() -> int:
 			f"a cancelled batch ends Cancelled, the running chunk stopping at its next item: {slow.counts}",
 		)
 
-		heading("14. bad input: a clear error, and nothing is enqueued")
+		heading("14. jobkit.progress: throttled, kept after the end, cancellable")
+		listener = connection.pubsub(ignore_subscribe_messages=True)
+		listener.subscribe("jobkit:demo:events")
+		imported_rows = jobkit.enqueue("demo.jobs.import_rows", rows=400, seconds=2)
+		check(
+			wait_for(lambda: imported_rows.status == "finished"),
+			"a job reported progress over 400 rows in ~2 s",
+		)
+		received = []
+		quiet_until = time.monotonic() + 0.5  # read until the channel has been quiet for half a second
+		while time.monotonic() < quiet_until:
+			message = listener.get_message(timeout=0.1)
+			if message is None:
+				continue
+			quiet_until = time.monotonic() + 0.5
+			event = json.loads(message["data"])
+			if event["event"] == "jobkit_progress" and event["message"]["id"] == imported_rows.rq_id:
+				received.append(event)
+		listener.close()
+		print(f"   {len(received)} messages for 400 advance() calls, e.g. room={received[0]['room']!r}")
+		for event in received:
+			state = event["message"]
+			print(
+				f"     {state['status']:8} {state['done']:>3}/{state['total']} {state['percent']:>5}% stage={state['stage']}"
+			)
+		kept = jobkit.progress_of(imported_rows.rq_id)
+		seconds = kept["updated_at"] - kept["started_at"]
+		check(
+			len(received) <= seconds * 4 + 2,
+			f"at most 4 a second over {seconds:.2f} s, plus the first and the last",
+		)
+		check(
+			kept["status"] == "done" and kept["done"] == 400,
+			"the final state is kept: a reload would show it",
+		)
+		long_import = jobkit.enqueue("demo.jobs.import_rows", rows=1000, seconds=60)
+		wait_for(lambda: (jobkit.progress_of(long_import.rq_id) or {}).get("done"))
+		jobkit.cancel_job(long_import.rq_id)
+		check(
+			wait_for(lambda: long_import.status == "finished")
+			and jobkit.progress_of(long_import.rq_id)["status"] == "cancelled",
+			f"cancel_job: the job saw the flag and stopped ({long_import.fetch().return_value()!r})",
+		)
+
+		heading("15. bad input: a clear error, and nothing is enqueued")
 		before = job_count(connection)
 		bad_calls = [
 			("unknown queue", lambda: jobkit.enqueue("demo.jobs.resize_images", queue="urgent", count=1)),
@@ -294,6 +338,7 @@ def main() -> int:
 			("batch, no items", lambda: jobkit.batch("demo.jobs.reprice", chunk_size=10, fail_on=[])),
 			("batch chunk 0", lambda: jobkit.batch("demo.jobs.reprice", items=[1], chunk_size=0, fail_on=[])),
 			("unknown batch", lambda: jobkit.BatchHandle(jobkit.get_host(), "no-such-batch").status),
+			("progress here", lambda: jobkit.progress(total=10)),
 		]
 		for label, call in bad_calls:
 			try:
@@ -304,7 +349,7 @@ def main() -> int:
 				check(False, f"{label} was accepted")
 		check(job_count(connection) == before, "no job was written by the rejected calls")
 	finally:
-		heading("15. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
+		heading("16. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
 		codes = [stop_worker(worker) for worker in workers]
 		check(all(code == 0 for code in codes), f"workers exited cleanly (exit codes {codes})")
 

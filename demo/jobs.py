@@ -92,3 +92,16 @@ def slow_reprice(item: int) -> None:
 def batch_done(summary: dict) -> None:
 	"""on_complete: called once per batch, with its summary."""
 	jobkit.get_host().connection.rpush("demo:batch-summaries", json.dumps(summary))
+
+
+def import_rows(rows: int, seconds: float) -> str:
+	"""Report progress over `rows` rows for about `seconds`, stopping early if cancelled."""
+	with jobkit.progress(total=rows, title=f"Import {rows} rows") as progress:
+		for row in range(rows):
+			if progress.cancelled:
+				return f"stopped at row {row}"
+			time.sleep(seconds / rows)
+			progress.advance()
+			if row == rows // 2:
+				progress.set(row + 1, stage="second half")  # goes out with the next state
+	return f"imported {rows} rows"

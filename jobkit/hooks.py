@@ -8,6 +8,9 @@ app_description = (
 app_email = "jobkit@example.com"
 app_license = "MIT"
 
+# The "Background jobs" tray in the navbar (progress of the user's jobs and batches).
+app_include_js = ["/assets/jobkit/js/jobkit_tray.js"]
+
 scheduler_events = {
 	"cron": {
 		# Every minute (Frappe's `all` event fires every 60-240 s), both light, in the scheduler's slot:

@@ -254,7 +254,8 @@ def report_then_hang(key: str) -> None:
 	"""Report progress, publish the process id, then run until killed."""
 	import time
 
-	tracker = jobkit.progress(total=10, title="Hanging")
-	tracker.set(4, stage="loading")  # a new stage is published at once
+	tracker = jobkit.progress(total=10, title="Hanging", rate=100)
+	time.sleep(0.05)  # past the throttle: the next state goes out
+	tracker.set(4, stage="loading")
 	jobkit.get_host().connection.set(key, os.getpid())
 	time.sleep(600)

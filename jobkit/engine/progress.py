@@ -127,10 +127,7 @@ class Progress:
 		if stage is not None:
 			if not isinstance(stage, str):
 				raise InvalidArgument(f"stage must be text, not {stage!r}")
-			changed, self.stage = stage != self.stage, stage[:MAX_STAGE_LENGTH]
-			if changed:  # a new stage is worth a message of its own
-				self._publish()
-				return
+			self.stage = stage[:MAX_STAGE_LENGTH]  # sent with the next state, like the counts
 		if time.monotonic() >= self._next_publish:
 			self._publish()
 

@@ -10,14 +10,17 @@ frappe.ui.form.on("Jobkit Batch", {
 			});
 		if (running && !frm.doc.cancelled_by) {
 			frm.add_custom_button(__("Cancel Batch"), () =>
-				frappe.confirm(__("Cancel this batch? Queued chunks are dropped; running chunks stop at their next item."), () =>
-					call("cancel_batch")
-				)
+				frappe.confirm(
+					__("Cancel this batch? Queued chunks are dropped; running chunks stop at their next item."),
+					() => call("cancel_batch"),
+				),
 			);
 		}
 		if (!running && frm.doc.failed && !frm.doc.retried_as) {
 			frm.add_custom_button(__("Retry Failed Items"), () =>
-				call("retry_batch_failed_items", (outcome) => frappe.set_route("Form", "Jobkit Batch", outcome.batch))
+				call("retry_batch_failed_items", (outcome) =>
+					frappe.set_route("Form", "Jobkit Batch", outcome.batch),
+				),
 			);
 		}
 		clearTimeout(frm.jobkit_refresh);

@@ -1,0 +1,158 @@
+// The "Background jobs" tray in the desk navbar: the current user's running and recent jobs and
+// batches, with progress, stage, ETA and Cancel. Its state comes from the server on page load
+// (jobkit.api.get_my_jobs), so a reload shows it; realtime "jobkit_progress" messages (sent only
+// to the job owner's room, or the reference document's) keep it moving. Text from jobs is escaped.
+frappe.provide("jobkit.tray");
+
+jobkit.tray = {
+	jobs: {}, // state by run id
+	max_shown: 10,
+
+	setup() {
+		if (this.$item || !frappe.session || frappe.session.user === "Guest") return;
+		const $nav = $(".navbar .navbar-nav").last();
+		if (!$nav.length) return;
+		this.$item = $(`
+			<li class="nav-item dropdown dropdown-mobile jobkit-tray">
+				<button class="btn-reset nav-link text-muted" data-toggle="dropdown" aria-haspopup="true"
+					aria-expanded="false" title="${__("Background jobs")}">
+					<svg class="es-icon icon-sm"><use href="#es-line-zap"></use></svg>
+					<span class="jobkit-tray-count badge badge-pill hidden"></span>
+				</button>
+				<div class="dropdown-menu dropdown-menu-right jobkit-tray-menu" role="menu">
+					<div class="jobkit-tray-header">${__("Background jobs")}</div>
+					<div class="jobkit-tray-list"></div>
+				</div>
+			</li>`);
+		this.add_style();
+		this.$item.find(".dropdown-menu").on("click", (e) => e.stopPropagation()); // stay open on Cancel
+		$nav.prepend(this.$item);
+		this.$list = this.$item.find(".jobkit-tray-list");
+		this.$list.on("click", ".jobkit-tray-cancel", (e) => this.cancel($(e.currentTarget).attr("data-id")));
+		frappe.realtime.off("jobkit_progress");
+		frappe.realtime.on("jobkit_progress", (state) => this.update(state, true));
+		this.load();
+	},
+
+	add_style() {
+		if ($("#jobkit-tray-style").length) return;
+		$("head").append(`<style id="jobkit-tray-style">
+			.jobkit-tray-menu { width: 360px; max-height: 480px; overflow-y: auto; padding: 8px 12px; }
+			.jobkit-tray-header { font-weight: 600; padding-bottom: 6px; }
+			.jobkit-tray-job { padding: 6px 0; border-top: 1px solid var(--border-color); }
+			.jobkit-tray-title { display: flex; gap: 6px; align-items: center; }
+			.jobkit-tray-title .ellipsis { flex: 1; }
+			.jobkit-tray-progress { height: 6px; margin: 4px 0; }
+			.jobkit-tray-count { margin-left: 2px; }
+		</style>`);
+	},
+
+	load() {
+		return frappe.xcall("jobkit.api.get_my_jobs").then((states) => {
+			(states || []).forEach((state) => this.update(state, false));
+			this.render();
+		});
+	},
+
+	update(state, live) {
+		if (!state || !state.id) return;
+		const before = this.jobs[state.id];
+		if (before && before.updated_at > state.updated_at) return; // a late message
+		this.jobs[state.id] = state;
+		if (live && before && before.status === "running" && state.status !== "running") this.toast(state);
+		if (live) this.render();
+		this.show_on_form(state);
+	},
+
+	render() {
+		if (!this.$list) return;
+		const states = Object.values(this.jobs)
+			.sort((a, b) => b.updated_at - a.updated_at)
+			.slice(0, this.max_shown);
+		const running = states.filter((state) => state.status === "running").length;
+		this.$item.find(".jobkit-tray-count").text(running).toggleClass("hidden", !running);
+		if (!states.length) {
+			this.$list.html(`<div class="jobkit-tray-empty text-muted">${__("No background jobs")}</div>`);
+			return;
+		}
+		this.$list.html(states.map((state) => this.entry(state)).join(""));
+	},
+
+	entry(state) {
+		const esc = frappe.utils.escape_html;
+		const percent = state.percent == null ? null : Math.max(0, Math.min(100, state.percent));
+		const colour = { running: "blue", done: "green", failed: "red", cancelled: "gray" }[state.status];
+		const counts = state.total == null ? `${state.done}` : `${state.done} / ${state.total}`;
+		const details = [
+			state.stage ? esc(state.stage) : "",
+			counts,
+			state.status === "running" && state.eta != null ? __("{0} left", [this.duration(state.eta)]) : "",
+			state.reason ? esc(state.reason) : "",
+		].filter(Boolean);
+		const bar =
+			percent == null
+				? `<div class="progress-bar progress-bar-striped progress-bar-animated" style="width: 100%"></div>`
+				: `<div class="progress-bar bg-${colour === "red" ? "danger" : colour === "green" ? "success" : "primary"}"
+					style="width: ${percent}%"></div>`;
+		const cancel =
+			state.status === "running"
+				? `<button class="btn btn-xs btn-default jobkit-tray-cancel" data-id="${esc(state.id)}">${__("Cancel")}</button>`
+				: "";
+		return `
+			<div class="jobkit-tray-job" data-id="${esc(state.id)}" data-status="${esc(state.status)}">
+				<div class="jobkit-tray-title">
+					<span class="indicator-pill ${colour}">${__(esc(state.status))}</span>
+					<span class="ellipsis">${esc(state.title || state.method || "")}</span>
+					${cancel}
+				</div>
+				<div class="progress jobkit-tray-progress" data-percent="${percent == null ? "" : percent}">${bar}</div>
+				<div class="jobkit-tray-details text-muted small">${details.join(" · ")}</div>
+			</div>`;
+	},
+
+	cancel(id) {
+		frappe.xcall("jobkit.api.cancel_job", { rq_id: id }).then((outcome) => {
+			frappe.show_alert({ message: frappe.utils.escape_html(outcome.message), indicator: "orange" });
+		});
+	},
+
+	toast(state) {
+		const esc = frappe.utils.escape_html;
+		const title = esc(state.title || state.method || "");
+		let link = "";
+		if (state.batch) link = `/app/jobkit-batch/${encodeURIComponent(state.batch)}`;
+		else if (state.reference_doctype)
+			link = `/app/${frappe.router.slug(state.reference_doctype)}/${encodeURIComponent(state.reference_name)}`;
+		else if (state.status === "failed") link = "/app/jobkit-failed-job";
+		const text = {
+			done: __("{0}: done", [title]),
+			failed: __("{0}: failed", [title]) + (state.reason ? ` (${esc(state.reason)})` : ""),
+			cancelled: __("{0}: cancelled", [title]),
+		}[state.status];
+		const message = link ? `<a href="${link}">${text}</a>` : text;
+		const indicator = { done: "green", failed: "red", cancelled: "orange" }[state.status];
+		frappe.show_alert({ message, indicator }, 10);
+	},
+
+	show_on_form(state) {
+		// A form of the job's reference document shows its progress in the form's dashboard.
+		const frm = window.cur_frm;
+		if (!frm || !state.reference_doctype || frm.doctype !== state.reference_doctype) return;
+		if (frm.docname !== state.reference_name || !frm.dashboard) return;
+		const title = frappe.utils.escape_html(state.title || state.method || __("Background job"));
+		if (state.status === "running") {
+			frm.dashboard.show_progress(title, state.percent || 0, frappe.utils.escape_html(state.stage || ""));
+		} else {
+			frm.dashboard.hide_progress(title);
+		}
+	},
+
+	duration(seconds) {
+		if (seconds < 60) return __("{0} s", [Math.ceil(seconds)]);
+		if (seconds < 3600) return __("{0} min", [Math.ceil(seconds / 60)]);
+		return __("{0} h", [(seconds / 3600).toFixed(1)]);
+	},
+};
+
+$(document).on("toolbar_setup", () => jobkit.tray.setup());
+$(() => setTimeout(() => jobkit.tray.setup(), 0)); // the toolbar may be set up before this file ran
