@@ -16,6 +16,8 @@ from tests.conftest import NAMESPACE
 from tests.workers import run_burst_worker, start_worker, stop_workers, wait_for
 
 RATE = 4
+# Long enough for a test to see the final state before it goes, on a busy machine.
+KEEP_BRIEFLY = 5
 
 
 class EventListener:
@@ -99,13 +101,23 @@ def test_a_message_goes_to_its_owner_or_its_document_never_to_the_site(host, red
 	)
 
 
-def test_the_last_state_is_readable_after_the_end_and_gone_after_its_keep_time(host, redis_url):
-	handle = jobkit.enqueue("tests.fixtures.count_with_progress", items=5, key="k", keep_seconds=1)
-	assert jobkit.progress_of(handle.rq_id) is None  # nothing reported before it runs
+def test_the_last_state_is_readable_after_the_end_and_gone_after_its_keep_time(host, conn, redis_url):
+	kept = jobkit.enqueue("tests.fixtures.count_with_progress", items=5, key="k")
+	assert jobkit.progress_of(kept.rq_id) is None  # nothing reported before it runs
 	run_burst_worker(redis_url)
-	state = jobkit.progress_of(handle.rq_id)
+	state = jobkit.progress_of(kept.rq_id)
 	assert (state["status"], state["done"], state["total"], state["title"]) == ("done", 5, 5, "Count")
-	wait_for(lambda: jobkit.progress_of(handle.rq_id) is None, "the state to expire", timeout=10)
+	assert 0 < conn.ttl(keys.progress(NAMESPACE, kept.rq_id)) <= host.progress_keep_seconds
+
+	brief = jobkit.enqueue("tests.fixtures.count_with_progress", items=5, key="b", keep_seconds=KEEP_BRIEFLY)
+	worker = start_worker(redis_url)
+	try:
+		wait_for(lambda: (jobkit.progress_of(brief.rq_id) or {}).get("status") == "done", "the final state")
+	finally:
+		stop_workers(worker)
+	wait_for(
+		lambda: jobkit.progress_of(brief.rq_id) is None, "the state to expire", timeout=KEEP_BRIEFLY + 10
+	)
 
 
 def test_an_owners_runs_are_listed_latest_first(host, redis_url):
@@ -215,3 +227,18 @@ def test_a_run_whose_process_died_ends_failed_not_running(short_lease, conn, red
 	state = jobkit.progress_of(handle.rq_id)
 	assert (state["status"], state["done"]) == ("failed", 4)
 	assert state["reason"].startswith("WorkerLost: the process running it died; recorded as failed")
+
+
+def test_a_job_that_did_all_its_items_is_done_even_if_a_cancel_came_late(host):
+	with engine_progress.Progress(host, job_context("rq-j3"), total=2) as tracker:
+		tracker.advance(2)
+		jobkit.cancel_job("rq-j3")
+		time.sleep(engine_progress.CANCEL_CHECK_SECONDS)
+		assert tracker.cancelled
+	assert jobkit.progress_of("rq-j3")["status"] == "done"
+	with engine_progress.Progress(host, job_context("rq-j4"), total=5) as stopped:
+		stopped.advance(1)
+		jobkit.cancel_job("rq-j4")
+		time.sleep(engine_progress.CANCEL_CHECK_SECONDS)
+		assert stopped.cancelled
+	assert jobkit.progress_of("rq-j4")["status"] == "cancelled"

@@ -111,7 +111,7 @@ class Progress:
 		if exc is not None:
 			self.close(FAILED, reason=f"{exc_type.__name__}: {exc}")
 		else:
-			self.close(CANCELLED if self._cancelled else DONE)
+			self.close(self._ended_status())
 
 	def advance(self, n: int = 1) -> None:
 		"""``n`` more items done (cheap: a state goes out at most ``rate`` times a second)."""
@@ -153,6 +153,11 @@ class Progress:
 			trackers.remove(self)
 		if not trackers:
 			_open.pop(self.run_id, None)
+
+	def _ended_status(self) -> str:
+		# Cancelled only if the job stopped short: a job that did all its items is done.
+		stopped_short = self.total is None or self.done < self.total
+		return CANCELLED if self._cancelled and stopped_short else DONE
 
 	def state(self) -> dict[str, Any]:
 		elapsed = max(time.monotonic() - self._started_monotonic, 1e-9)
@@ -303,7 +308,7 @@ def close_open(run_id: str | None, exc: BaseException | None) -> None:
 			if exc is not None:
 				tracker.close(FAILED, reason=f"{type(exc).__name__}: {exc}")
 			else:
-				tracker.close(CANCELLED if tracker._cancelled else DONE)
+				tracker.close(tracker._ended_status())
 		except Exception:  # a lost Redis connection must not replace the job's own outcome
 			_open.pop(run_id, None)
 

@@ -6,6 +6,7 @@ frappe.provide("jobkit.tray");
 
 jobkit.tray = {
 	jobs: {}, // state by run id
+	cancelling: {}, // run ids whose cancel was asked for, until they end
 	max_shown: 10,
 
 	setup() {
@@ -59,12 +60,13 @@ jobkit.tray = {
 		const before = this.jobs[state.id];
 		if (before && before.updated_at > state.updated_at) return; // a late message
 		this.jobs[state.id] = state;
+		if (state.status !== "running") delete this.cancelling[state.id];
 		if (live && before && before.status === "running" && state.status !== "running") this.toast(state);
-		if (live) this.render();
+		if (live) this.render(before);
 		this.show_on_form(state);
 	},
 
-	render() {
+	render(before) {
 		if (!this.$list) return;
 		const states = Object.values(this.jobs)
 			.sort((a, b) => b.updated_at - a.updated_at)
@@ -75,29 +77,37 @@ jobkit.tray = {
 			this.$list.html(`<div class="jobkit-tray-empty text-muted">${__("No background jobs")}</div>`);
 			return;
 		}
+		// Progress of a listed job: change its bar and text in place, so that its Cancel button is
+		// not rebuilt under the user's pointer a few times a second; anything else: list again.
+		const ids = states.map((state) => state.id);
+		const shown = this.$list
+			.children(".jobkit-tray-job")
+			.map((i, el) => $(el).attr("data-id"))
+			.get();
+		const same_list = ids.length === shown.length && ids.every((id) => shown.includes(id));
+		if (same_list && before) {
+			const state = this.jobs[before.id];
+			const $entry = this.$list
+				.children(".jobkit-tray-job")
+				.filter((i, el) => $(el).attr("data-id") === state.id);
+			if ($entry.length && $entry.attr("data-status") === state.status) {
+				$entry.find(".jobkit-tray-progress").replaceWith(this.bar(state));
+				$entry.find(".jobkit-tray-details").html(this.details(state));
+				return;
+			}
+		}
 		this.$list.html(states.map((state) => this.entry(state)).join(""));
 	},
 
 	entry(state) {
 		const esc = frappe.utils.escape_html;
-		const percent = state.percent == null ? null : Math.max(0, Math.min(100, state.percent));
 		const colour = { running: "blue", done: "green", failed: "red", cancelled: "gray" }[state.status];
-		const counts = state.total == null ? `${state.done}` : `${state.done} / ${state.total}`;
-		const details = [
-			state.stage ? esc(state.stage) : "",
-			counts,
-			state.status === "running" && state.eta != null ? __("{0} left", [this.duration(state.eta)]) : "",
-			state.reason ? esc(state.reason) : "",
-		].filter(Boolean);
-		const bar =
-			percent == null
-				? `<div class="progress-bar progress-bar-striped progress-bar-animated" style="width: 100%"></div>`
-				: `<div class="progress-bar bg-${colour === "red" ? "danger" : colour === "green" ? "success" : "primary"}"
-					style="width: ${percent}%"></div>`;
-		const cancel =
-			state.status === "running"
-				? `<button class="btn btn-xs btn-default jobkit-tray-cancel" data-id="${esc(state.id)}">${__("Cancel")}</button>`
-				: "";
+		let cancel = "";
+		if (state.status === "running") {
+			cancel = this.cancelling[state.id]
+				? `<button class="btn btn-xs btn-default" disabled>${__("Cancelling…")}</button>`
+				: `<button class="btn btn-xs btn-default jobkit-tray-cancel" data-id="${esc(state.id)}">${__("Cancel")}</button>`;
+		}
 		return `
 			<div class="jobkit-tray-job" data-id="${esc(state.id)}" data-status="${esc(state.status)}">
 				<div class="jobkit-tray-title">
@@ -105,14 +115,43 @@ jobkit.tray = {
 					<span class="ellipsis">${esc(state.title || state.method || "")}</span>
 					${cancel}
 				</div>
-				<div class="progress jobkit-tray-progress" data-percent="${percent == null ? "" : percent}">${bar}</div>
-				<div class="jobkit-tray-details text-muted small">${details.join(" · ")}</div>
+				${this.bar(state)}
+				<div class="jobkit-tray-details text-muted small">${this.details(state)}</div>
 			</div>`;
+	},
+
+	bar(state) {
+		const percent = state.percent == null ? null : Math.max(0, Math.min(100, state.percent));
+		const background = { running: "primary", done: "success", failed: "danger", cancelled: "secondary" }[
+			state.status
+		];
+		const inner =
+			percent == null
+				? `<div class="progress-bar progress-bar-striped progress-bar-animated" style="width: 100%"></div>`
+				: `<div class="progress-bar bg-${background}" style="width: ${percent}%"></div>`;
+		return `<div class="progress jobkit-tray-progress" data-percent="${percent == null ? "" : percent}">${inner}</div>`;
+	},
+
+	details(state) {
+		const esc = frappe.utils.escape_html;
+		const counts = state.total == null ? `${state.done}` : `${state.done} / ${state.total}`;
+		return [
+			state.stage ? esc(state.stage) : "",
+			counts,
+			state.status === "running" && state.eta != null ? __("{0} left", [this.duration(state.eta)]) : "",
+			state.reason ? esc(state.reason) : "",
+		]
+			.filter(Boolean)
+			.join(" · ");
 	},
 
 	cancel(id) {
 		frappe.xcall("jobkit.api.cancel_job", { rq_id: id }).then((outcome) => {
 			frappe.show_alert({ message: frappe.utils.escape_html(outcome.message), indicator: "orange" });
+			if (outcome.cancelled && this.jobs[id] && this.jobs[id].status === "running") {
+				this.cancelling[id] = true; // until the job sees it (cancel is cooperative)
+				this.render();
+			}
 		});
 	},
 
