@@ -133,7 +133,9 @@ def cancel_job(rq_id: str) -> dict:
 	progress.request_cancel(host, rq_id)
 	return {
 		"cancelled": True,
-		"message": frappe._("Cancel requested: the job stops at its next progress check"),
+		"message": frappe._(
+			"Cancel requested: the job stops when it next checks (a job that never checks runs to its end)"
+		),
 	}
 
 

@@ -41,6 +41,9 @@ PROGRESS = "jobkit:{namespace}:progress:{run_id}"
 PROGRESS_OWNER = "jobkit:{namespace}:progress-of:{owner}"
 PROGRESS_CANCEL = "jobkit:{namespace}:cancel:{run_id}"
 
+# Where the health collector's scan for unique keys goes on from (a SCAN cursor).
+HEALTH_SCAN_CURSOR = "jobkit:{namespace}:health:scan-cursor"
+
 # The plain-RQ host's dead letters: an index (sorted set, scored by the last failure's time) and
 # one key per letter (its pickled record), both for the RQ id of the job's last attempt.
 DEAD_LETTERS = "jobkit:{namespace}:dead"
@@ -110,6 +113,10 @@ def progress_owner(namespace: str, owner: str) -> str:
 
 def progress_cancel(namespace: str, run_id: str) -> str:
 	return PROGRESS_CANCEL.format(namespace=namespace, run_id=run_id)
+
+
+def health_scan_cursor(namespace: str) -> str:
+	return HEALTH_SCAN_CURSOR.format(namespace=namespace)
 
 
 def dead_letters(namespace: str) -> str:

@@ -5,4 +5,13 @@ try:  # rq 1.x stamps naive UTC datetimes, rq 2.x aware ones; write what this RQ
 except ImportError:
 	from rq.utils import now as rq_now
 
-__all__ = ["rq_now"]
+
+def started_registry_job_id(entry: str) -> str:
+	"""The job id of a started-registry entry: rq 2.x stores "<job id>:<execution id>"."""
+	from rq.registry import StartedJobRegistry
+
+	parse = getattr(StartedJobRegistry, "parse_job_id", None)
+	return parse(entry) if parse is not None else entry
+
+
+__all__ = ["rq_now", "started_registry_job_id"]
