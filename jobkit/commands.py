@@ -146,6 +146,41 @@ def check(context, apps: tuple[str, ...] = (), as_json: bool = False):
 		raise SystemExit(EXIT_REFUSED)
 
 
+@jobkit_commands.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_context
+def doctor(context, as_json: bool = False):
+	"""Job health of the site: queues, workers, Redis, scheduler. Exit 0 OK, 1 Warning, 2 Critical."""
+	import json
+
+	from jobkit import site_health
+
+	with connected_site(context) as site:
+		report = site_health.check()
+	if as_json:
+		click.echo(json.dumps(report.as_dict(), indent=1, default=str))
+		raise SystemExit(site_health.exit_code(report))
+	colours = {"OK": "green", "Warning": "yellow", "Critical": "red"}
+	click.secho(f"{site}: {report.verdict}", fg=colours[report.verdict], bold=True)
+	for queue in report.queues:
+		wait = "-" if queue.oldest_wait_seconds is None else f"{queue.oldest_wait_seconds:.0f} s"
+		click.echo(
+			f"  {queue.name:10} pending {queue.pending:>6}  oldest wait {wait:>8}  workers {queue.workers}"
+			f" (busy {queue.busy}, idle {queue.idle}, stale {queue.stale})  stuck {queue.stuck}"
+			f"  failed/h {queue.failed_last_hour}"
+		)
+	redis = report.redis
+	click.echo(
+		f"  redis      round trip {redis.round_trip_ms} ms  memory {redis.used_memory:,} B"
+		f"  policy {redis.eviction_policy}"
+	)
+	for finding in report.findings:
+		click.secho(
+			f"  {finding.severity:8} {finding.check}: {finding.message}", fg=colours[finding.severity]
+		)
+	raise SystemExit(site_health.exit_code(report))
+
+
 @click.command("jobkit-scheduler")
 @click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between passes.")
 @click.option("--once", is_flag=True, help="Make one pass and exit.")

@@ -203,7 +203,12 @@ def _queue(connection, name, rq_queue, workers, now, failure_ttl, findings, thre
 		)
 	elif not live:
 		findings.append(
-			Finding(WARNING, "no_worker", f"no live worker listens to {name}: its next job will wait", name)
+			Finding(
+				CRITICAL,
+				"no_worker",
+				f"no live worker listens to {name}: its next job will wait until one starts",
+				name,
+			)
 		)
 	if stale:
 		findings.append(

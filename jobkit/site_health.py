@@ -1,0 +1,113 @@
+"""A site's job health: the engine's report (queues, workers, Redis) plus what only Frappe knows.
+
+The scheduler (disabled, paused, maintenance mode, dormant site), when it last ran a job, the
+scheduled jobs overdue against their cron, and the Error Log rate. Each check is guarded: a
+check that fails is reported as a finding of its own instead of failing the report.
+"""
+
+from datetime import timedelta
+
+import frappe
+
+from jobkit.engine import health
+from jobkit.engine.health import CRITICAL, SEVERITY_ORDER, WARNING, Finding, Report, Thresholds
+from jobkit.frappe_host import host
+
+# A scheduled job whose next run is this far in the past has not been run by the scheduler.
+OVERDUE_GRACE = timedelta(minutes=15)
+# The scheduler runs some job every few minutes ("all" events every 4): silence beyond this is not.
+SCHEDULER_SILENCE = timedelta(minutes=15)
+ERROR_LOGS_PER_HOUR_WARNING = 20
+# Job types named in a finding, at most.
+SAMPLE = 5
+
+
+def check(thresholds: Thresholds | None = None) -> Report:
+	"""The engine's report of this site's queues and Redis, with the site's scheduler findings."""
+	report = health.collect(host, thresholds)
+	for guarded in (_scheduler, _overdue_jobs, _error_logs):
+		try:
+			report.findings.extend(guarded())
+		except Exception as e:  # one broken check must not hide the others
+			frappe.db.rollback()
+			report.findings.append(Finding(WARNING, guarded.__name__.strip("_"), f"check failed: {e!r}"))
+	report.findings.sort(key=lambda finding: -SEVERITY_ORDER[finding.severity])
+	report.verdict = max((f.severity for f in report.findings), key=SEVERITY_ORDER.get, default=health.OK)
+	return report
+
+
+def _scheduler() -> list[Finding]:
+	from frappe.utils.scheduler import is_dormant, is_scheduler_disabled
+
+	conf = frappe.local.conf
+	if conf.maintenance_mode:
+		return [Finding(WARNING, "scheduler", "maintenance mode is on: the scheduler runs nothing")]
+	if is_scheduler_disabled(verbose=False):
+		return [
+			Finding(
+				CRITICAL,
+				"scheduler",
+				"the scheduler is disabled: no scheduled job runs (bench --site SITE enable-scheduler)",
+			)
+		]
+	if conf.pause_scheduler:
+		return [
+			Finding(WARNING, "scheduler", "the scheduler is paused (pause_scheduler in site_config.json)")
+		]
+	findings = []
+	if is_dormant():
+		findings.append(
+			Finding(
+				WARNING,
+				"scheduler",
+				"the site is dormant (no activity for days): the scheduler runs its jobs once a day",
+			)
+		)
+	last = frappe.db.get_value("Scheduled Job Type", {"stopped": 0}, "max(last_execution)")
+	now = frappe.utils.now_datetime()
+	if last is None or now - frappe.utils.get_datetime(last) > SCHEDULER_SILENCE:
+		since = "never" if last is None else f"since {last}"
+		findings.append(
+			Finding(
+				WARNING,
+				"scheduler_tick",
+				f"the scheduler has run no job {since}: is `bench schedule` (the scheduler process) running?",
+			)
+		)
+	return findings
+
+
+def _overdue_jobs() -> list[Finding]:
+	from frappe.utils.scheduler import is_dormant, is_scheduler_inactive
+
+	if is_scheduler_inactive(verbose=False) or is_dormant():
+		return []  # reported by _scheduler; nothing is expected to run
+	now = frappe.utils.now_datetime()
+	overdue = []
+	for name in frappe.get_all("Scheduled Job Type", filters={"stopped": 0}, pluck="name"):
+		job_type = frappe.get_doc("Scheduled Job Type", name)
+		if job_type.get_next_execution() + OVERDUE_GRACE < now:
+			overdue.append(job_type.method)
+	if not overdue:
+		return []
+	return [
+		Finding(
+			WARNING,
+			"scheduled_overdue",
+			f"{len(overdue)} scheduled job(s) missed their time by more than "
+			f"{int(OVERDUE_GRACE.total_seconds() // 60)} min: " + ", ".join(overdue[:SAMPLE]),
+		)
+	]
+
+
+def _error_logs() -> list[Finding]:
+	since = frappe.utils.add_to_date(frappe.utils.now_datetime(), hours=-1)
+	count = frappe.db.count("Error Log", {"creation": (">", since)})
+	if count < ERROR_LOGS_PER_HOUR_WARNING:
+		return []
+	return [Finding(WARNING, "error_logs", f"{count} Error Log records in the last hour")]
+
+
+def exit_code(report: Report) -> int:
+	"""0 OK, 1 Warning, 2 Critical: what `bench jobkit doctor` exits with."""
+	return SEVERITY_ORDER[report.verdict]

@@ -1,0 +1,61 @@
+"""`bench jobkit doctor` on a real bench: Critical with no worker, OK with workers up on a healthy site."""
+
+import os
+import subprocess
+import time
+
+import frappe
+from rq.registry import FailedJobRegistry
+
+from jobkit.frappe_host import host
+from jobkit.tests.utils import BENCH_HELPER, JobkitTestCase, run_bench
+
+EXIT_OK, EXIT_CRITICAL = 0, 2
+
+
+class TestDoctor(JobkitTestCase):
+	def doctor(self) -> subprocess.CompletedProcess:
+		return run_bench("--site", frappe.local.site, "jobkit", "doctor")
+
+	def test_no_worker_is_critical(self):
+		result = self.doctor()
+		self.assertEqual(result.returncode, EXIT_CRITICAL, result.stdout + result.stderr)
+		self.assertIn("no live worker listens to", result.stdout)
+
+	def test_workers_up_on_a_healthy_site_is_ok(self):
+		scheduler_was = frappe.db.get_single_value("System Settings", "enable_scheduler")
+		worker = subprocess.Popen(
+			[*BENCH_HELPER, "worker", "--queue", ",".join(host.queue_timeouts())],
+			cwd=os.path.join(frappe.utils.get_bench_path(), "sites"),
+			stdout=subprocess.DEVNULL,
+			stderr=subprocess.DEVNULL,
+		)
+		try:
+			# A healthy site: its scheduler on and just run (every job type), someone active lately,
+			# no failure in the last hour (the other tests fail jobs on purpose), the queues drained.
+			frappe.db.set_single_value("System Settings", "enable_scheduler", 1)
+			frappe.db.sql(
+				"update `tabScheduled Job Type` set last_execution = %s", frappe.utils.now_datetime()
+			)
+			frappe.get_doc(
+				{"doctype": "Activity Log", "subject": "jobkit doctor test", "status": "Success"}
+			).insert(ignore_permissions=True)
+			frappe.db.commit()
+			for name in host.queue_timeouts():
+				registry = FailedJobRegistry(queue=host.rq_queue(name))
+				for job_id in registry.get_job_ids():
+					registry.remove(job_id)
+			deadline = time.monotonic() + 120
+			while time.monotonic() < deadline:
+				result = self.doctor()
+				if result.returncode == EXIT_OK:
+					break
+				time.sleep(1)
+			self.assertEqual(result.returncode, EXIT_OK, result.stdout + result.stderr)
+			self.assertIn(": OK", result.stdout)
+		finally:
+			worker.terminate()
+			worker.wait(timeout=60)
+			frappe.db.set_single_value("System Settings", "enable_scheduler", scheduler_was)
+			frappe.db.delete("Activity Log", {"subject": "jobkit doctor test"})
+			frappe.db.commit()
