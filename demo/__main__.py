@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import jobkit
+import jobkit.health
 from jobkit.engine.deadletter import REDACTED
 
 REPO = Path(__file__).resolve().parent.parent
@@ -308,7 +309,22 @@ def main() -> int:
 			f"cancel_job: the job saw the flag and stopped ({long_import.fetch().return_value()!r})",
 		)
 
-		heading("15. bad input: a clear error, and nothing is enqueued")
+		heading("15. jobkit.health.check(): queues, workers, Redis, at a cost flat in queue length")
+		report = jobkit.health.check()
+		print(f"   verdict {report.verdict} (collected in {report.duration_ms} ms)")
+		for q in report.queues:
+			print(
+				f"     {q.name:8} pending {q.pending:>3}  workers {q.workers} (busy {q.busy}, idle {q.idle})"
+			)
+		for finding in report.findings:
+			print(f"     {finding.severity:8} {finding.check}: {finding.message}")
+		flagged = {f.queue for f in report.findings if f.check == "no_worker"}
+		check(
+			flagged == {"reports"},
+			"the one queue no worker listens to is flagged Critical; the others are fine",
+		)
+
+		heading("16. bad input: a clear error, and nothing is enqueued")
 		before = job_count(connection)
 		bad_calls = [
 			("unknown queue", lambda: jobkit.enqueue("demo.jobs.resize_images", queue="urgent", count=1)),
@@ -349,7 +365,7 @@ def main() -> int:
 				check(False, f"{label} was accepted")
 		check(job_count(connection) == before, "no job was written by the rejected calls")
 	finally:
-		heading("16. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
+		heading("17. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
 		codes = [stop_worker(worker) for worker in workers]
 		check(all(code == 0 for code in codes), f"workers exited cleanly (exit codes {codes})")
 

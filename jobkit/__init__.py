@@ -9,6 +9,7 @@ import importlib.util
 import sys
 from collections.abc import Callable
 
+from jobkit import health  # jobkit.health.check(): the job health report (engine only, no frappe)
 from jobkit.engine import batches as _batches
 from jobkit.engine import context as _context
 from jobkit.engine import delayed as _delayed
@@ -89,6 +90,7 @@ __all__ = [
 	"dead_letters",
 	"enqueue",
 	"get_host",
+	"health",
 	"is_enqueued",
 	"job",
 	"light",
