@@ -153,6 +153,15 @@ def _readable_progress(rq_id: object) -> dict | None:
 	return state
 
 
+@frappe.whitelist(methods=["POST"])
+def run_health_check() -> str:
+	"""Take a Job Health Check snapshot now (System Manager); returns the new record's name."""
+	frappe.only_for(MANAGER_ROLE)
+	from jobkit import health_records
+
+	return health_records.take_snapshot()
+
+
 def _checked_names(names: object) -> list[str]:
 	if isinstance(names, str):
 		try:

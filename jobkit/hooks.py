@@ -13,17 +13,28 @@ app_include_js = ["/assets/jobkit/js/jobkit_tray.js"]
 
 scheduler_events = {
 	"cron": {
-		# Every minute (Frappe's `all` event fires every 60-240 s), both light, in the scheduler's slot:
+		# Every minute (Frappe's `all` event fires every 60-240 s), all light, in the scheduler's slot:
 		# - promote_due: due delayed jobs and retries onto their queues (one Lua call per queue);
 		# - reap_lost_runs: runs whose process died, retried or recorded as failed jobs (one Lua
-		#   call when nothing was lost).
-		"* * * * *": ["jobkit.tasks.promote.promote_due", "jobkit.tasks.reap.reap_lost_runs"],
+		#   call when nothing was lost);
+		# - take_due_snapshot: a Job Health Check when the last is older than Jobkit Settings'
+		#   interval (5 min): one health collection (a few ms) and the scheduler's checks.
+		"* * * * *": [
+			"jobkit.tasks.promote.promote_due",
+			"jobkit.tasks.reap.reap_lost_runs",
+			"jobkit.tasks.health.take_due_snapshot",
+		],
 	},
 }
 
 # Log Settings prunes these records daily after this many days unless a System Manager sets
 # another number there ("Logs to Clear").
-default_log_clearing_doctypes = {"Jobkit Failed Job": 30, "Jobkit Skipped Run": 30, "Jobkit Batch": 30}
+default_log_clearing_doctypes = {
+	"Jobkit Failed Job": 30,
+	"Jobkit Skipped Run": 30,
+	"Jobkit Batch": 30,
+	"Job Health Check": 30,
+}
 
 # A batch's record is for its user and for System Managers.
 has_permission = {"Jobkit Batch": "jobkit.batch_records.has_permission"}

@@ -32,6 +32,13 @@ jobkit.tray = {
 		this.$list.on("click", ".jobkit-tray-cancel", (e) => this.cancel($(e.currentTarget).attr("data-id")));
 		frappe.realtime.off("jobkit_progress");
 		frappe.realtime.on("jobkit_progress", (state) => this.update(state, true));
+		// A change of the site's job health verdict (sent to System Managers only).
+		frappe.realtime.off("jobkit_health");
+		frappe.realtime.on("jobkit_health", (alert) => {
+			const link = `/app/job-health-check/${encodeURIComponent(alert.name)}`;
+			const message = `<a href="${link}">${frappe.utils.escape_html(alert.subject)}</a>`;
+			frappe.show_alert({ message, indicator: alert.indicator }, 15);
+		});
 		this.load();
 	},
 

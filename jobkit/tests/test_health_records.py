@@ -1,0 +1,87 @@
+"""Job Health Check snapshots: one alert per change of verdict, and only System Managers read them."""
+
+import frappe
+
+from jobkit import api, health_records
+from jobkit.tests.utils import TEST_USER, JobkitTestCase, enforced_permissions, ensure_user
+
+ALERT_ROLE = "Jobkit Health Alerts Test"
+ALERTED_USER = "jobkit.alerted@example.com"
+
+
+class TestHealthRecords(JobkitTestCase):
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		if not frappe.db.exists("Role", ALERT_ROLE):
+			frappe.get_doc({"doctype": "Role", "role_name": ALERT_ROLE, "desk_access": 1}).insert()
+		ensure_user(ALERTED_USER, "Jobkit Alerted", roles=(ALERT_ROLE,))
+		ensure_user(TEST_USER, "Jobkit Tester")
+
+	def setUp(self):
+		super().setUp()
+		self.settings_before = frappe.get_single("Jobkit Settings").as_dict()
+		frappe.db.set_single_value("Jobkit Settings", {"alert_role": ALERT_ROLE, "cooldown_minutes": 30})
+		self.clear()
+
+	def tearDown(self):
+		self.clear()
+		frappe.db.set_single_value(
+			"Jobkit Settings",
+			{
+				"alert_role": self.settings_before.alert_role,
+				"cooldown_minutes": self.settings_before.cooldown_minutes,
+			},
+		)
+		frappe.db.commit()
+		super().tearDown()
+
+	def clear(self):
+		for child in health_records.CHILD_DOCTYPES:
+			frappe.db.delete(child, {"parenttype": health_records.DOCTYPE})
+		frappe.db.delete(health_records.DOCTYPE)
+		frappe.db.delete("Notification Log", {"for_user": ALERTED_USER})
+		frappe.db.commit()
+
+	def alerts(self) -> list[dict]:
+		return frappe.get_all(
+			"Notification Log",
+			filters={"for_user": ALERTED_USER, "document_type": health_records.DOCTYPE},
+			fields=["subject", "document_name"],
+		)
+
+	def test_a_change_of_verdict_alerts_the_role_once(self):
+		first = health_records.take_snapshot()  # no worker runs in the tests: Critical
+		record = frappe.get_doc(health_records.DOCTYPE, first)
+		self.assertEqual(record.verdict, "Critical")
+		self.assertTrue(any(row.check == "no_worker" for row in record.findings))
+		self.assertEqual({row.queue for row in record.queues}, {"short", "default", "long"})
+		[alert] = self.alerts()
+		self.assertEqual(alert.document_name, first)
+		self.assertIn("Critical (was OK)", alert.subject)
+		self.assertTrue(record.alert_sent)
+
+		second = health_records.take_snapshot()  # the same verdict: no second alert
+		self.assertEqual(frappe.db.get_value(health_records.DOCTYPE, second, "verdict"), "Critical")
+		self.assertEqual(len(self.alerts()), 1)
+		self.assertFalse(frappe.db.get_value(health_records.DOCTYPE, second, "alert_sent"))
+
+	def test_a_due_snapshot_waits_for_the_interval(self):
+		self.assertIsNotNone(health_records.take_due_snapshot())
+		self.assertIsNone(health_records.take_due_snapshot())  # the last one is not 5 minutes old
+		self.assertEqual(frappe.db.count(health_records.DOCTYPE), 1)
+
+	def test_only_system_managers_read_snapshots_and_run_a_check(self):
+		name = api.run_health_check()
+		self.assertTrue(frappe.db.exists(health_records.DOCTYPE, name))
+		for user in (TEST_USER, ALERTED_USER):
+			frappe.set_user(user)
+			try:
+				with enforced_permissions():
+					self.assertFalse(frappe.has_permission(health_records.DOCTYPE, "read", doc=name))
+					with self.assertRaises(frappe.PermissionError):
+						frappe.get_list(health_records.DOCTYPE)
+					with self.assertRaises(frappe.PermissionError):
+						api.run_health_check()
+			finally:
+				frappe.set_user("Administrator")
