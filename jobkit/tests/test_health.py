@@ -13,6 +13,43 @@ from jobkit.tests.utils import BENCH_HELPER, JobkitTestCase, run_bench
 EXIT_OK, EXIT_CRITICAL = 0, 2
 
 
+class TestSiteHealth(JobkitTestCase):
+	def test_a_scheduled_job_that_missed_its_time_is_overdue(self):
+		from jobkit import site_health
+
+		scheduler_was = frappe.db.get_single_value("System Settings", "enable_scheduler")
+		job_type = frappe.get_all(
+			"Scheduled Job Type",
+			filters={"stopped": 0, "frequency": "Daily"},
+			fields=["name", "method"],
+			limit=1,
+		)[0]
+		try:
+			frappe.db.set_single_value("System Settings", "enable_scheduler", 1)
+			frappe.db.sql(
+				"update `tabScheduled Job Type` set last_execution = %s", frappe.utils.now_datetime()
+			)
+			frappe.db.set_value(  # the daily job last ran three days ago: two runs missed
+				"Scheduled Job Type",
+				job_type.name,
+				"last_execution",
+				frappe.utils.add_days(frappe.utils.now_datetime(), -3),
+				update_modified=False,
+			)
+			frappe.get_doc(
+				{"doctype": "Activity Log", "subject": "jobkit overdue test", "status": "Success"}
+			).insert(ignore_permissions=True)
+			report = site_health.check()
+		finally:
+			frappe.db.rollback()
+			frappe.db.set_single_value("System Settings", "enable_scheduler", scheduler_was)
+			frappe.db.commit()
+		[overdue] = [finding for finding in report.findings if finding.check == "scheduled_overdue"]
+		self.assertEqual(overdue.severity, "Warning")
+		self.assertIn(job_type.method, overdue.message)
+		self.assertIn("1 scheduled job(s) missed their time", overdue.message)
+
+
 class TestDoctor(JobkitTestCase):
 	def doctor(self) -> subprocess.CompletedProcess:
 		return run_bench("--site", frappe.local.site, "jobkit", "doctor")
