@@ -162,6 +162,26 @@ def run_health_check() -> str:
 	return health_records.take_snapshot()
 
 
+@frappe.whitelist(methods=["GET"])
+def metrics():
+	"""The site's job health in Prometheus' text format; for users with the alert role (an API key).
+
+	Scrape /api/method/jobkit.api.metrics with ``Authorization: token <api_key>:<api_secret>`` of a
+	user with Jobkit Settings' alert role (System Manager by default).
+	"""
+	role = frappe.db.get_single_value("Jobkit Settings", "alert_role") or MANAGER_ROLE
+	frappe.only_for((role, MANAGER_ROLE))
+	from werkzeug.wrappers import Response
+
+	from jobkit import health_records, site_health
+	from jobkit.engine import metrics as engine_metrics
+
+	report = site_health.check(health_records.thresholds())
+	return Response(
+		engine_metrics.render(report, frappe.local.site), content_type=engine_metrics.CONTENT_TYPE
+	)
+
+
 def _checked_names(names: object) -> list[str]:
 	if isinstance(names, str):
 		try:

@@ -119,3 +119,18 @@ def test_an_evicting_queue_redis_is_critical(host, conn):
 	[eviction] = findings(report, "redis_eviction")
 	assert eviction.severity == "Critical" and report.verdict == "Critical"
 	assert "maxmemory-policy allkeys-lru" in eviction.message
+
+
+def test_the_report_renders_as_prometheus_gauges(host, redis_url):
+	from jobkit.engine import metrics
+
+	for n in range(3):
+		jobkit.enqueue("tests.fixtures.add", queue="short", a=n, b=1)
+	text = metrics.render(jobkit.health.check(), "test-site")
+	lines = text.splitlines()
+	assert 'jobkit_queue_pending{site="test-site",queue="short"} 3' in lines
+	assert 'jobkit_workers{site="test-site",queue="short"} 0' in lines
+	assert 'jobkit_verdict{site="test-site"} 2' in lines  # no worker: Critical
+	assert "# TYPE jobkit_queue_oldest_wait_seconds gauge" in lines
+	samples = [line for line in lines if not line.startswith("#")]
+	assert all(len(line.rsplit(" ", 1)) == 2 and float(line.rsplit(" ", 1)[1]) >= 0 for line in samples)

@@ -85,3 +85,22 @@ class TestHealthRecords(JobkitTestCase):
 						api.run_health_check()
 			finally:
 				frappe.set_user("Administrator")
+
+	def test_metrics_are_for_the_alert_role_only(self):
+		response = api.metrics()
+		text = response.get_data(as_text=True)
+		self.assertTrue(response.content_type.startswith("text/plain; version=0.0.4"))
+		self.assertIn(f'jobkit_queue_pending{{site="{frappe.local.site}",queue="short"}}', text)
+		self.assertIn("# TYPE jobkit_verdict gauge", text)
+		frappe.set_user(TEST_USER)
+		try:
+			with enforced_permissions(), self.assertRaises(frappe.PermissionError):
+				api.metrics()
+		finally:
+			frappe.set_user("Administrator")
+		frappe.set_user(ALERTED_USER)  # the alert role (set up in setUp) may scrape
+		try:
+			with enforced_permissions():
+				self.assertIn("jobkit_verdict", api.metrics().get_data(as_text=True))
+		finally:
+			frappe.set_user("Administrator")

@@ -1,0 +1,68 @@
+"""A health report in Prometheus' text exposition format (version 0.0.4), for scraping.
+
+Written by hand rather than with prometheus-client: the format is a few lines per metric, and
+jobkit ships nothing beyond what Frappe already installs.
+"""
+
+from jobkit.engine.health import SEVERITY_ORDER, Report
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def render(report: Report, namespace: str) -> str:
+	"""The report's gauges, each labelled with the namespace (the site) and, per queue, the queue."""
+	site = _label(namespace)
+	lines: list[str] = []
+
+	def gauge(name: str, help_text: str, samples: list[tuple[str, float]]) -> None:
+		lines.append(f"# HELP jobkit_{name} {help_text}")
+		lines.append(f"# TYPE jobkit_{name} gauge")
+		lines.extend(f"jobkit_{name}{{{labels}}} {_number(value)}" for labels, value in samples)
+
+	def per_queue(attribute: str) -> list[tuple[str, float]]:
+		return [
+			(f'site="{site}",queue="{_label(q.name)}"', getattr(q, attribute) or 0) for q in report.queues
+		]
+
+	gauge(
+		"verdict",
+		"Job health verdict: 0 OK, 1 Warning, 2 Critical.",
+		[(f'site="{site}"', SEVERITY_ORDER[report.verdict])],
+	)
+	gauge("findings", "Findings of the last health check.", [(f'site="{site}"', len(report.findings))])
+	gauge("queue_pending", "Jobs waiting in the queue.", per_queue("pending"))
+	gauge(
+		"queue_oldest_wait_seconds",
+		"How long the oldest waiting job has waited.",
+		per_queue("oldest_wait_seconds"),
+	)
+	gauge("workers", "Workers listening to the queue.", per_queue("workers"))
+	gauge("workers_busy", "Workers running a job.", per_queue("busy"))
+	gauge("workers_idle", "Workers waiting for a job.", per_queue("idle"))
+	gauge("workers_stale", "Workers whose heartbeat stopped.", per_queue("stale"))
+	gauge(
+		"jobs_stuck",
+		"Started jobs whose worker died, or that run well past their timeout.",
+		per_queue("stuck"),
+	)
+	gauge("jobs_failed_last_hour", "Jobs that failed in the last hour.", per_queue("failed_last_hour"))
+	gauge("jobs_delayed_overdue", "Delayed jobs past due and not promoted.", per_queue("delayed_overdue"))
+	gauge(
+		"redis_round_trip_seconds",
+		"One Redis round trip.",
+		[(f'site="{site}"', report.redis.round_trip_ms / 1000)],
+	)
+	gauge(
+		"redis_used_memory_bytes",
+		"Memory used by the queue Redis.",
+		[(f'site="{site}"', report.redis.used_memory)],
+	)
+	return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+	return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+	return repr(float(value)) if isinstance(value, float) else str(value)
