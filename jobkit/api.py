@@ -162,6 +162,16 @@ def run_health_check() -> str:
 	return health_records.take_snapshot()
 
 
+@frappe.whitelist()
+def health_verdict_card(filters=None) -> str:
+	"""The Jobkit workspace's number card: the latest snapshot's verdict (System Manager)."""
+	frappe.only_for(MANAGER_ROLE)
+	verdict = frappe.db.get_value(
+		"Job Health Check", {}, "verdict", order_by="collected_at desc, creation desc"
+	)
+	return frappe._(verdict) if verdict else frappe._("No snapshot yet")
+
+
 @frappe.whitelist(methods=["GET"])
 def metrics():
 	"""The site's job health in Prometheus' text format; for users with the alert role (an API key).

@@ -104,3 +104,28 @@ class TestHealthRecords(JobkitTestCase):
 				self.assertIn("jobkit_verdict", api.metrics().get_data(as_text=True))
 		finally:
 			frappe.set_user("Administrator")
+
+	def test_the_workspace_shows_the_verdict_and_charts_of_depth_and_wait(self):
+		from frappe.desk.doctype.dashboard_chart.dashboard_chart import get as chart_data
+
+		self.assertEqual(api.health_verdict_card(), "No snapshot yet")
+		snapshot = frappe.get_doc(health_records.DOCTYPE, health_records.take_snapshot())
+		self.assertEqual(api.health_verdict_card(), "Critical")
+		workspace = frappe.get_doc("Workspace", "Jobkit")
+		self.assertEqual([card.number_card_name for card in workspace.number_cards], ["Job Health Verdict"])
+		self.assertEqual(
+			[chart.chart_name for chart in workspace.charts], ["Jobkit Queue Depth", "Jobkit Queue Wait"]
+		)
+		for chart, value in (
+			("Jobkit Queue Depth", snapshot.total_pending),
+			("Jobkit Queue Wait", snapshot.max_wait),
+		):
+			data = chart_data(chart_name=chart, refresh=1)
+			self.assertEqual(data["labels"][-1], str(frappe.utils.getdate(snapshot.collected_at)))
+			self.assertAlmostEqual(data["datasets"][0]["values"][-1], value, delta=0.5)  # today: one snapshot
+		frappe.set_user(TEST_USER)
+		try:
+			with enforced_permissions(), self.assertRaises(frappe.PermissionError):
+				api.health_verdict_card()
+		finally:
+			frappe.set_user("Administrator")
