@@ -8,6 +8,10 @@ app_description = (
 app_email = "jobkit@example.com"
 app_license = "MIT"
 
+# Jobkit Settings keeps its documented defaults even after one field was set on its own.
+after_install = "jobkit.install.ensure_settings_defaults"
+after_migrate = "jobkit.install.ensure_settings_defaults"
+
 # The "Background jobs" tray in the navbar (progress of the user's jobs and batches).
 app_include_js = ["/assets/jobkit/js/jobkit_tray.js"]
 

@@ -66,6 +66,19 @@ class TestHealthRecords(JobkitTestCase):
 		self.assertEqual(len(self.alerts()), 1)
 		self.assertFalse(frappe.db.get_value(health_records.DOCTYPE, second, "alert_sent"))
 
+	def test_settings_keep_their_defaults_when_one_field_was_set(self):
+		from jobkit.install import ensure_settings_defaults
+
+		frappe.db.sql("delete from `tabSingles` where doctype = 'Jobkit Settings' and field != 'alert_role'")
+		frappe.clear_document_cache("Jobkit Settings")
+		self.assertFalse(frappe.get_single("Jobkit Settings").snapshot_interval)  # the form shows 0
+		ensure_settings_defaults()  # what install and migrate run
+		settings = frappe.get_single("Jobkit Settings")
+		self.assertEqual(
+			(settings.snapshot_interval, settings.wait_critical, settings.alert_role), (5, 1800, ALERT_ROLE)
+		)
+		settings.save()  # valid as loaded
+
 	def test_a_due_snapshot_waits_for_the_interval(self):
 		self.assertIsNotNone(health_records.take_due_snapshot())
 		self.assertIsNone(health_records.take_due_snapshot())  # the last one is not 5 minutes old
@@ -116,13 +129,22 @@ class TestHealthRecords(JobkitTestCase):
 		self.assertEqual(
 			[chart.chart_name for chart in workspace.charts], ["Jobkit Queue Depth", "Jobkit Queue Wait"]
 		)
+		# The page finds a chart by its label: each chart in the page's layout must be one of them.
+		laid_out = [
+			block["data"]["chart_name"]
+			for block in frappe.parse_json(workspace.content)
+			if block["type"] == "chart"
+		]
+		self.assertEqual(laid_out, [chart.label for chart in workspace.charts])
 		for chart, value in (
 			("Jobkit Queue Depth", snapshot.total_pending),
 			("Jobkit Queue Wait", snapshot.max_wait),
 		):
 			data = chart_data(chart_name=chart, refresh=1)
 			self.assertEqual(data["labels"][-1], str(frappe.utils.getdate(snapshot.collected_at)))
-			self.assertAlmostEqual(data["datasets"][0]["values"][-1], value, delta=0.5)  # today: one snapshot
+			self.assertAlmostEqual(
+				data["datasets"][0]["values"][-1], value, delta=1
+			)  # today: one snapshot (whole numbers)
 		frappe.set_user(TEST_USER)
 		try:
 			with enforced_permissions(), self.assertRaises(frappe.PermissionError):
