@@ -8,6 +8,19 @@ from jobkit.engine.health import SEVERITY_ORDER, Report
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+# Gauges per queue: metric name (after "jobkit_"), help text, QueueHealth attribute.
+PER_QUEUE = (
+	("queue_pending", "Jobs waiting in the queue.", "pending"),
+	("queue_oldest_wait_seconds", "How long the oldest waiting job has waited.", "oldest_wait_seconds"),
+	("workers", "Workers listening to the queue.", "workers"),
+	("workers_busy", "Workers running a job.", "busy"),
+	("workers_idle", "Workers waiting for a job.", "idle"),
+	("workers_stale", "Workers whose heartbeat stopped.", "stale"),
+	("jobs_stuck", "Started jobs whose worker died, or that run well past their timeout.", "stuck"),
+	("jobs_failed_last_hour", "Jobs that failed in the last hour.", "failed_last_hour"),
+	("jobs_delayed_overdue", "Delayed jobs past due and not promoted.", "delayed_overdue"),
+)
+
 
 def render(report: Report, namespace: str) -> str:
 	"""The report's gauges, each labelled with the namespace (the site) and, per queue, the queue."""
@@ -24,38 +37,20 @@ def render(report: Report, namespace: str) -> str:
 			(f'site="{site}",queue="{_label(q.name)}"', getattr(q, attribute) or 0) for q in report.queues
 		]
 
+	site_only = f'site="{site}"'
 	gauge(
 		"verdict",
 		"Job health verdict: 0 OK, 1 Warning, 2 Critical.",
-		[(f'site="{site}"', SEVERITY_ORDER[report.verdict])],
+		[(site_only, SEVERITY_ORDER[report.verdict])],
 	)
-	gauge("findings", "Findings of the last health check.", [(f'site="{site}"', len(report.findings))])
-	gauge("queue_pending", "Jobs waiting in the queue.", per_queue("pending"))
+	gauge("findings", "Findings of the last health check.", [(site_only, len(report.findings))])
+	for name, help_text, attribute in PER_QUEUE:
+		gauge(name, help_text, per_queue(attribute))
 	gauge(
-		"queue_oldest_wait_seconds",
-		"How long the oldest waiting job has waited.",
-		per_queue("oldest_wait_seconds"),
-	)
-	gauge("workers", "Workers listening to the queue.", per_queue("workers"))
-	gauge("workers_busy", "Workers running a job.", per_queue("busy"))
-	gauge("workers_idle", "Workers waiting for a job.", per_queue("idle"))
-	gauge("workers_stale", "Workers whose heartbeat stopped.", per_queue("stale"))
-	gauge(
-		"jobs_stuck",
-		"Started jobs whose worker died, or that run well past their timeout.",
-		per_queue("stuck"),
-	)
-	gauge("jobs_failed_last_hour", "Jobs that failed in the last hour.", per_queue("failed_last_hour"))
-	gauge("jobs_delayed_overdue", "Delayed jobs past due and not promoted.", per_queue("delayed_overdue"))
-	gauge(
-		"redis_round_trip_seconds",
-		"One Redis round trip.",
-		[(f'site="{site}"', report.redis.round_trip_ms / 1000)],
+		"redis_round_trip_seconds", "One Redis round trip.", [(site_only, report.redis.round_trip_ms / 1000)]
 	)
 	gauge(
-		"redis_used_memory_bytes",
-		"Memory used by the queue Redis.",
-		[(f'site="{site}"', report.redis.used_memory)],
+		"redis_used_memory_bytes", "Memory used by the queue Redis.", [(site_only, report.redis.used_memory)]
 	)
 	return "\n".join(lines) + "\n"
 
