@@ -20,6 +20,7 @@ from jobkit import log_retention
 from jobkit.engine import batches, context
 from jobkit.engine.errors import InvalidArgument
 from jobkit.failed_jobs import as_text, site_time
+from jobkit.frappe_host import host
 
 DOCTYPE = "Jobkit Batch"
 ITEM_DOCTYPE = "Jobkit Batch Failed Item"
@@ -49,7 +50,7 @@ def sync(state: dict) -> None:
 			return
 		except Exception as e:
 			frappe.db.rollback()  # the chunk's work was committed before: only this update is lost
-			if attempt == SYNC_TRIES or not _is_contention(e):
+			if attempt == SYNC_TRIES or not host.is_transient(e):  # a deadlock or a lock wait
 				frappe.log_error(
 					title=f"jobkit: could not update Jobkit Batch {state['id']}",
 					message=frappe.get_traceback(),
@@ -82,8 +83,7 @@ def _update(state: dict) -> None:
 		return
 	doc = frappe.get_doc(DOCTYPE, state["id"])
 	doc.update(_values(state))
-	doc.set("failed_items", _failed_rows(state))
-	doc.failed_items_not_shown = max(state["failed"] - len(doc.failed_items), 0)
+	_set_failed_items(doc, state)
 	doc.flags.ignore_links = True  # the batch's user or reference may have been deleted since
 	doc.save(ignore_permissions=True)
 
@@ -98,8 +98,7 @@ def _locked_progress(name: str):
 def _insert(state: dict) -> None:
 	doc = frappe.get_doc({"doctype": DOCTYPE, "batch_id": state["id"], **_values(state)})
 	if state["finished_at"]:
-		doc.set("failed_items", _failed_rows(state))
-		doc.failed_items_not_shown = max(state["failed"] - len(doc.failed_items), 0)
+		_set_failed_items(doc, state)
 	doc.insert(ignore_permissions=True, ignore_links=True)
 
 
@@ -113,8 +112,6 @@ def _progress(values) -> tuple:
 
 
 def _values(state: dict) -> dict:
-	from jobkit.frappe_host import host
-
 	zone = host.naive_timezone
 	total, counted = state["total"], state["done"] + state["failed"]
 	finished = state["finished_at"]
@@ -144,9 +141,13 @@ def _values(state: dict) -> dict:
 	}
 
 
-def _failed_rows(state: dict) -> list[dict]:
-	from jobkit.frappe_host import host
+def _set_failed_items(doc, state: dict) -> None:
+	"""The first SHOWN_FAILED_ITEMS failed items on the record, and the count of the rest."""
+	doc.set("failed_items", _failed_rows(state))
+	doc.failed_items_not_shown = max(state["failed"] - len(doc.failed_items), 0)
 
+
+def _failed_rows(state: dict) -> list[dict]:
 	return [
 		{
 			"item": as_text(_shown(entry["item"])),
@@ -162,21 +163,11 @@ def _shown(item) -> str:
 	return text[:MAX_ITEM_TEXT]
 
 
-def _is_contention(exc: Exception) -> bool:
-	db = frappe.db
-	try:
-		return bool(db.is_deadlocked(exc) or db.is_timedout(exc))
-	except (IndexError, AttributeError):
-		return False
-
-
 def cancel(name: str) -> bool:
 	"""Cancel the batch of record ``name``: queued chunks dropped, running ones stop at their next item.
 
 	False when the batch had already ended.
 	"""
-	from jobkit.frappe_host import host
-
 	check_access(name)
 	cancelled = batches.cancel(host, name)
 	if cancelled:
@@ -186,8 +177,6 @@ def cancel(name: str) -> bool:
 
 def retry_failed_items(name: str) -> str:
 	"""A new batch over exactly the failed items of record ``name``; returns the new record's name."""
-	from jobkit.frappe_host import host
-
 	check_access(name)
 	doc = frappe.get_doc(DOCTYPE, name, for_update=True)
 	if doc.retried_as:

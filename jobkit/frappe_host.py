@@ -14,7 +14,7 @@ from uuid import uuid4
 import frappe
 from frappe.utils import background_jobs
 
-from jobkit.engine import defaults
+from jobkit.engine import defaults, progress
 from jobkit.engine.runner import NamedRunner
 
 EXECUTE_JOB_PATH = "frappe.utils.background_jobs.execute_job"
@@ -154,7 +154,7 @@ class FrappeHost:
 			room = realtime.get_user_room(state["owner"])
 		else:
 			return  # nobody to tell; the state is still kept for System Managers
-		frappe.publish_realtime("jobkit_progress", state, room=room)
+		frappe.publish_realtime(progress.EVENT, state, room=room)
 
 	def log_error(self, title: str, message: str | None = None) -> None:
 		frappe.log_error(title=title, message=message)

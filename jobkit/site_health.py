@@ -25,14 +25,14 @@ SAMPLE = 5
 def check(thresholds: Thresholds | None = None) -> Report:
 	"""The engine's report of this site's queues and Redis, with the site's scheduler findings."""
 	report = health.collect(host, thresholds)
+	findings: list[Finding] = []
 	for guarded in (_scheduler, _overdue_jobs, _error_logs):
 		try:
-			report.findings.extend(guarded())
+			findings.extend(guarded())
 		except Exception as e:  # one broken check must not hide the others
 			frappe.db.rollback()
-			report.findings.append(Finding(WARNING, guarded.__name__.strip("_"), f"check failed: {e!r}"))
-	report.findings.sort(key=lambda finding: -SEVERITY_ORDER[finding.severity])
-	report.verdict = max((f.severity for f in report.findings), key=SEVERITY_ORDER.get, default=health.OK)
+			findings.append(Finding(WARNING, guarded.__name__.strip("_"), f"check failed: {e!r}"))
+	report.add(findings)
 	return report
 
 

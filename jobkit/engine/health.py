@@ -9,7 +9,7 @@ lists or fetches all job ids. ``Report.verdict`` is the worst finding's severity
 """
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from jobkit.engine import keys, unique
@@ -86,10 +86,14 @@ class Report:
 	orphaned_unique_keys: int
 	collected_at: float
 	duration_ms: float
-	extra: dict = field(default_factory=dict)
 
 	def as_dict(self) -> dict:
 		return asdict(self)
+
+	def add(self, findings: list[Finding]) -> None:
+		"""More findings (a host's own checks): kept worst first, and the verdict follows them."""
+		self.findings = sorted([*self.findings, *findings], key=lambda f: -SEVERITY_ORDER[f.severity])
+		self.verdict = max((f.severity for f in self.findings), key=SEVERITY_ORDER.get, default=OK)
 
 
 def collect(host: Host, thresholds: Thresholds | None = None) -> Report:
@@ -107,16 +111,17 @@ def collect(host: Host, thresholds: Thresholds | None = None) -> Report:
 		rq_queue = host.rq_queue(name)
 		queues.append(_queue(connection, name, rq_queue, workers, now, failure_ttl, findings, thresholds))
 	orphans = _orphaned_unique_keys(connection, host.namespace, findings)
-	verdict = max((finding.severity for finding in findings), key=SEVERITY_ORDER.get, default=OK)
-	return Report(
-		verdict=verdict,
-		findings=sorted(findings, key=lambda f: -SEVERITY_ORDER[f.severity]),
+	report = Report(
+		verdict=OK,
+		findings=[],
 		queues=queues,
 		redis=redis_health,
 		orphaned_unique_keys=orphans,
 		collected_at=now,
 		duration_ms=round((time.perf_counter() - started) * 1000, 2),
 	)
+	report.add(findings)
+	return report
 
 
 def _redis(connection, findings: list[Finding], thresholds: Thresholds) -> RedisHealth:

@@ -246,7 +246,9 @@ class RQHost:
 			room = f"user:{state['owner']}"
 		else:
 			room = f"job:{state['id']}"  # no owner (plain RQ has no users): the job's own room
-		self.publish("jobkit_progress", state, user=state["owner"], room=room)
+		from jobkit.engine.progress import EVENT  # progress builds on this module
+
+		self.publish(EVENT, state, user=state["owner"], room=room)
 
 	def log_error(self, title: str, message: str | None = None) -> None:
 		logger.error("%s%s", title, f"\n{message}" if message else "")

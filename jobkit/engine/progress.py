@@ -93,8 +93,6 @@ class Progress:
 		self._next_publish = 0.0  # the first state goes out at once
 		self._cancelled = False
 		self._cancel_checked = 0.0
-		self._state_key = keys.progress(host.namespace, self.run_id)
-		self._owner_key = keys.progress_owner(host.namespace, self.owner) if self.owner else None
 		self._cancel_key = keys.progress_cancel(host.namespace, self.run_id)
 		self._publish()
 		_open.setdefault(self.run_id, []).append(self)
@@ -106,12 +104,8 @@ class Progress:
 		return self
 
 	def __exit__(self, exc_type, exc, tb) -> None:
-		if self.status != RUNNING:
-			return
-		if exc is not None:
-			self.close(FAILED, reason=f"{exc_type.__name__}: {exc}")
-		else:
-			self.close(self._ended_status())
+		if self.status == RUNNING:
+			self.end(exc)
 
 	def advance(self, n: int = 1) -> None:
 		"""``n`` more items done (cheap: a state goes out at most ``rate`` times a second)."""
@@ -154,10 +148,14 @@ class Progress:
 		if not trackers:
 			_open.pop(self.run_id, None)
 
-	def _ended_status(self) -> str:
-		# Cancelled only if the job stopped short: a job that did all its items is done.
+	def end(self, exc: BaseException | None) -> None:
+		"""The final state of a job that raised ``exc`` (failed), or returned: done, or cancelled if
+		it was asked to stop and stopped short (a job that did all its items is done)."""
+		if exc is not None:
+			self.close(FAILED, reason=f"{type(exc).__name__}: {exc}")
+			return
 		stopped_short = self.total is None or self.done < self.total
-		return CANCELLED if self._cancelled and stopped_short else DONE
+		self.close(CANCELLED if self._cancelled and stopped_short else DONE)
 
 	def state(self) -> dict[str, Any]:
 		elapsed = max(time.monotonic() - self._started_monotonic, 1e-9)
@@ -243,6 +241,14 @@ def _write(pipe, namespace: str, state: dict, ttl: int) -> None:
 		pipe.expire(owner_key, RUNNING_STATE_SECONDS)
 
 
+def _keep_and_publish(host: Host, state: dict, ttl: int) -> None:
+	"""Write a state made outside a tracker (a batch's, a lost run's) and deliver it."""
+	pipe = host.connection.pipeline(transaction=False)
+	_write(pipe, host.namespace, state, ttl)
+	pipe.execute()
+	host.publish_progress(state)
+
+
 # A batch's status, as the status of its progress.
 BATCH_STATUSES = {
 	"Queued": RUNNING,
@@ -283,10 +289,7 @@ def record_batch(host: Host, batch: dict) -> None:
 		"started_at": started,
 		"updated_at": time.time(),
 	}
-	pipe = host.connection.pipeline(transaction=False)
-	_write(pipe, host.namespace, state, RUNNING_STATE_SECONDS if not finished else host.progress_keep_seconds)
-	pipe.execute()
-	host.publish_progress(state)
+	_keep_and_publish(host, state, RUNNING_STATE_SECONDS if not finished else host.progress_keep_seconds)
 
 
 def end_lost_run(host: Host, run_id: str, reason: str) -> None:
@@ -295,20 +298,14 @@ def end_lost_run(host: Host, run_id: str, reason: str) -> None:
 	if state is None or state["status"] != RUNNING:
 		return
 	state.update(status=FAILED, reason=reason[:MAX_REASON_LENGTH], eta=None, updated_at=time.time())
-	pipe = host.connection.pipeline(transaction=False)
-	_write(pipe, host.namespace, state, host.progress_keep_seconds)
-	pipe.execute()
-	host.publish_progress(state)
+	_keep_and_publish(host, state, host.progress_keep_seconds)
 
 
 def close_open(run_id: str | None, exc: BaseException | None) -> None:
 	"""Send the final state of the run's trackers left open (not used as context managers)."""
 	for tracker in list(_open.get(run_id, ())):
 		try:
-			if exc is not None:
-				tracker.close(FAILED, reason=f"{type(exc).__name__}: {exc}")
-			else:
-				tracker.close(tracker._ended_status())
+			tracker.end(exc)
 		except Exception:  # a lost Redis connection must not replace the job's own outcome
 			_open.pop(run_id, None)
 
