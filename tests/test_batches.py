@@ -60,6 +60,16 @@ def test_ten_thousand_items_are_each_processed_with_exact_counts_and_one_complet
 	assert summary["status"] == "Completed"
 	assert (summary["total"], summary["done"], summary["failed"]) == (10_000, 10_000, 0)
 	assert summary["title"] == "Reindex"
+	# Every chunk's job ran as an ordinary job of the batch's queue, as RQ's own views show it.
+	from rq.job import Job
+	from rq.registry import FinishedJobRegistry
+
+	from jobkit.engine.batch_runner import segment_job_id
+
+	chunk_jobs = {host.rq_job_id(segment_job_id(handle.id, index, 0)) for index in range(100)}
+	finished = set(FinishedJobRegistry(queue=host.rq_queue("default")).get_job_ids())
+	assert chunk_jobs <= finished
+	assert {job.origin for job in Job.fetch_many(list(chunk_jobs), connection=conn)} == {"default"}
 
 
 def test_failing_items_are_recorded_and_retried_alone(host, conn, two_workers):
@@ -231,31 +241,44 @@ def test_bad_input_is_refused_before_anything_is_written(host, conn):
 		jobkit.BatchHandle(host, "nope").state()
 
 
-def test_two_chunks_ending_together_each_hand_their_place_to_a_chunk(host, conn):
-	# Both ended chunks picked chunk 2 as the next one; the one that lost the pick, run again after
-	# it crashed there, releases chunk 3, so max_parallel (2) chunks keep running to the end.
+def test_chunks_ending_together_each_queue_one_distinct_chunk(host, conn):
+	# 10 chunks, max_parallel=2: chunks 0 and 1 are queued, 2 to 9 wait. Chunks 0 to 5 end at the
+	# same moment (no worker runs here: their ends are counted directly), then chunk 0's end is
+	# counted again, as when its process died after counting and the job ran again.
+	from rq.job import Job
+
 	from jobkit.engine import batch_runner, batches, keys
-	from jobkit.engine.scripts import BATCH_END
 
 	handle = jobkit.batch(
-		"tests.fixtures.process_chunk", items=list(range(60)), chunk_size=10, max_parallel=2
+		"tests.fixtures.process_chunk", items=list(range(100)), chunk_size=10, max_parallel=2
 	)
-	batch_keys = keys.batch(NAMESPACE, handle.id)
-	assert conn.lrange(batch_keys["pending"], 0, -1) == [b"2", b"3", b"4", b"5"]
-	state = handle.state()
-	spec = batches.load_spec(state)
+	queue = host.rq_queue("default")
 
-	batch_runner.end_segment(host, handle.id, spec, state, 0, 0, 10, [], complete=True)  # takes chunk 2
-	counted, released, last, _ = BATCH_END(
-		conn,
-		[batch_keys["state"], batch_keys["ended"], batch_keys["pending"], batch_keys["failures"]],
-		["1:0", 10, 0, "1", "2", repr(time.time()), 1.0],
-	)  # chunk 1 had picked chunk 2 too, then its process died
-	assert (counted, released, last) == (1, -1, 0)
-	assert conn.lrange(batch_keys["pending"], 0, -1) == [b"3", b"4", b"5"]
+	def queued_chunks() -> list[int]:
+		return [host.envelope_of(job)["kwargs"]["index"] for job in queue.jobs]
 
-	batch_runner.end_segment(host, handle.id, spec, state, 1, 0, 10, [], complete=True)  # its re-run
-	assert conn.lrange(batch_keys["pending"], 0, -1) == [b"4", b"5"]
-	queued = {host.envelope_of(job)["kwargs"]["index"] for job in host.rq_queue("default").jobs}
-	assert queued == {0, 1, 2, 3}  # nothing ran here: 0 and 1 are still queued too
-	assert (handle.state()["chunks_done"], handle.state()["done"]) == (2, 20)  # the re-run counted once
+	assert queued_chunks() == [0, 1]
+	spec = batches.load_spec(handle.state())
+	together = threading.Barrier(6)
+
+	def end(index: int) -> None:
+		together.wait()
+		batch_runner.end_segment(host, handle.id, spec, index, 0, 10, [], complete=True)
+
+	threads = [threading.Thread(target=end, args=(index,)) for index in range(6)]
+	for thread in threads:
+		thread.start()
+	for thread in threads:
+		thread.join()
+	assert queued_chunks() == [0, 1, 2, 3, 4, 5, 6, 7]  # six ends, six chunks queued, each once
+	assert {job.get_status() for job in queue.jobs} == {"queued"}
+	assert all(job.enqueued_at for job in queue.jobs)
+	batch_runner.end_segment(host, handle.id, spec, 0, 0, 10, [], complete=True)
+	assert queued_chunks() == [0, 1, 2, 3, 4, 5, 6, 7]  # counted once, so nothing more queued
+	assert (handle.state()["chunks_done"], handle.state()["done"]) == (6, 60)
+	assert conn.llen(keys.batch(NAMESPACE, handle.id)["pending"]) == 2
+
+	assert handle.cancel()
+	assert conn.llen(keys.batch(NAMESPACE, handle.id)["pending"]) == 0
+	waiting = [batch_runner.segment_job_id(handle.id, index, 0) for index in (8, 9)]
+	assert not any(Job.exists(host.rq_job_id(job_id), connection=conn) for job_id in waiting)

@@ -1,9 +1,10 @@
 """The worker side of batches: running a chunk, counting it once, releasing the next, finishing.
 
 Each chunk is a jobkit job (``run_chunk``) with the batch's queue, timeout, user and chunk retry
-policy, and a unique job id per segment, so releasing a chunk twice enqueues it once. Its end is
-counted by one script call (``batch_end.lua``); the call that ends the last chunk finishes the
-batch: final status, then ``on_complete`` (and ``on_success`` or ``on_failure``) with a summary.
+policy, written when the batch is created. Its end is counted by one script call
+(``batch_end.lua``), which also queues the next pending chunk in its place; the call that ends the
+last chunk finishes the batch: final status, then ``on_complete`` (and ``on_success`` or
+``on_failure``) with a summary.
 
 Per item (``per_item=True``), each item runs in the host's item scope (a savepoint on a site): a
 failing item is rolled back and recorded with its error, and the rest of the chunk goes on. Near
@@ -15,9 +16,12 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from jobkit.engine import batches, context, keys, methods
+from rq.utils import utcformat
+
+from jobkit.engine import batches, context, inflight, keys, methods, rqjob, runner
 from jobkit.engine.host import Host
-from jobkit.engine.scripts import BATCH_END, BATCH_HANDOFF
+from jobkit.engine.rqcompat import rq_now
+from jobkit.engine.scripts import BATCH_END
 
 # A chunk checkpoints once this share of its timeout has passed.
 DEADLINE_SHARE = 0.8
@@ -70,8 +74,35 @@ def current_chunk() -> ChunkContext | None:
 	return _current[-1] if _current else None
 
 
-def release_chunk(host: Host, batch_id: str, spec, index: int, start: int, user) -> None:
-	"""Enqueue one segment of a chunk (idempotent: its job id is unique)."""
+def chunk_job(host: Host, batch_id: str, spec, index: int, start: int, user, *, parked: bool = False):
+	"""The RQ job (not yet saved) of one segment of a chunk; ``parked``: to be queued later."""
+	from jobkit.engine.enqueue import new_envelope
+
+	job_id = segment_job_id(batch_id, index, start)
+	envelope = new_envelope(
+		host,
+		job_id,
+		batches.RUN_CHUNK_PATH,
+		queue=spec.queue,
+		timeout=spec.timeout,
+		user=user or None,
+		callbacks={"on_failure": batches.CHUNK_FAILED_PATH},
+		job_name=f"{spec.method} (batch {batch_id[:8]}, chunk {index})",
+		retry_policy=spec.retry,
+		kwargs={"batch_id": batch_id, "index": index, "start": start},
+	)
+	envelope[runner.JOINS_IN_FLIGHT] = True
+	_, job = rqjob.create(host, envelope, host.rq_job_id(job_id), status="deferred" if parked else None)
+	return job
+
+
+def segment_job_id(batch_id: str, index: int, start: int) -> str:
+	return f"batch::{batch_id}::{index}::{start}"
+
+
+def enqueue_continuation(host: Host, batch_id: str, spec, index: int, start: int, user) -> None:
+	"""Queue the rest of a chunk that checkpointed (idempotent: the segment's job id is unique, so
+	the same checkpoint run again after a crash does not queue it twice)."""
 	from jobkit.engine.enqueue import enqueue
 
 	enqueue(
@@ -79,7 +110,7 @@ def release_chunk(host: Host, batch_id: str, spec, index: int, start: int, user)
 		batches.RUN_CHUNK_PATH,
 		queue=spec.queue,
 		timeout=spec.timeout,
-		job_id=f"batch::{batch_id}::{index}::{start}",
+		job_id=segment_job_id(batch_id, index, start),
 		retry=spec.retry,
 		on_failure=batches.CHUNK_FAILED_PATH,
 		job_name=f"{spec.method} (batch {batch_id[:8]}, chunk {index})",
@@ -93,19 +124,23 @@ def run_chunk(batch_id: str, index: int, start: int = 0) -> dict:
 	host = context.get_host()
 	connection = host.connection
 	batch_keys = keys.batch(host.namespace, batch_id)
+	job = context.current_job()
+	in_flight = own_in_flight(job.rq_id if job else None)
 	pipe = connection.pipeline(transaction=False)  # one round trip for what a chunk needs to start
-	pipe.hgetall(batch_keys["state"])
+	pipe.hmget(batch_keys["state"], ["spec", "cancelled", "user"])
 	pipe.hsetnx(batch_keys["state"], "started_at", repr(time.time()))
 	pipe.hget(batch_keys["chunks"], str(index))
-	raw_state, _, raw_chunk = pipe.execute()
-	state = batches.parse_state(host, batch_id, raw_state)
-	spec = batches.load_spec(state)
-	if state["cancelled"]:
-		return end_segment(host, batch_id, spec, state, index, start, 0, [], complete=True)
+	if in_flight is not None and in_flight.joined:
+		in_flight.join(pipe)
+	(raw_spec, cancelled, user), _, raw_chunk, *_ = pipe.execute()
+	if raw_spec is None:
+		batches.read_state(host, batch_id)  # BatchNotFound, with its explanation
+	spec = batches.pickle.loads(raw_spec)
+	if cancelled:
+		return end_segment(host, batch_id, spec, index, start, 0, [], complete=True, in_flight=in_flight)
 	chunk = batches.pickle.loads(raw_chunk)
 	items = chunk["items"] if "items" in chunk else spec.query.load(chunk["after"], chunk["upto"])
 	items = items[start:]
-	job = context.current_job()
 	timeout = spec.timeout
 	deadline = time.monotonic() + timeout * DEADLINE_SHARE if timeout and job else None
 	chunk_context = ChunkContext(batch_id, index, start, items, deadline, host)
@@ -135,10 +170,20 @@ def run_chunk(batch_id: str, index: int, start: int = 0) -> dict:
 	finally:
 		_current.pop()
 	host.commit()
-	if chunk_context.checkpoint_at is not None and processed < len(items):
-		release_chunk(host, batch_id, spec, index, start + processed, state["user"])
-		return end_segment(host, batch_id, spec, state, index, start, processed, failures, complete=False)
-	return end_segment(host, batch_id, spec, state, index, start, processed, failures, complete=True)
+	continued = chunk_context.checkpoint_at is not None and processed < len(items)
+	if continued:
+		enqueue_continuation(host, batch_id, spec, index, start + processed, user.decode() if user else None)
+	return end_segment(
+		host,
+		batch_id,
+		spec,
+		index,
+		start,
+		processed,
+		failures,
+		complete=not continued,
+		in_flight=in_flight,
+	)
 
 
 def chunk_failed(rq_job, connection, exc_type, exc, traceback) -> None:
@@ -148,8 +193,7 @@ def chunk_failed(rq_job, connection, exc_type, exc, traceback) -> None:
 	if not job_kwargs:
 		return
 	batch_id, index, start = job_kwargs["batch_id"], job_kwargs["index"], job_kwargs.get("start", 0)
-	state = batches.read_state(host, batch_id)
-	spec = batches.load_spec(state)
+	spec = batches.load_spec(batches.read_state(host, batch_id))
 	batch_keys = keys.batch(host.namespace, batch_id)
 	chunk = batches.pickle.loads(host.connection.hget(batch_keys["chunks"], str(index)))
 	if "items" in chunk:
@@ -161,57 +205,59 @@ def chunk_failed(rq_job, connection, exc_type, exc, traceback) -> None:
 			items = [f"<item {n} of chunk {index}>" for n in range(start, chunk["count"])]
 	error = f"{exc_type.__name__}: {exc}"
 	failures = [{"item": _jsonable(item), "error": error[:1000], "chunk": index} for item in items]
-	end_segment(host, batch_id, spec, state, index, start, 0, failures, complete=True)
+	# In the failed run's own process (not the reaper's), its in-flight entry goes with the count.
+	in_flight = own_in_flight(rq_job.id)
+	end_segment(host, batch_id, spec, index, start, 0, failures, complete=True, in_flight=in_flight)
 
 
-def end_segment(host, batch_id, spec, state, index, start, processed, failures, *, complete) -> dict:
+def own_in_flight(rq_id: str | None) -> inflight.InFlight | None:
+	"""This process's in-flight entry, when it is that of the run ``rq_id``."""
+	entry = inflight.current()
+	return entry if entry is not None and rq_id is not None and entry.rq_id == rq_id else None
+
+
+def end_segment(host, batch_id, spec, index, start, processed, failures, *, complete, in_flight=None) -> dict:
+	"""Count the segment (once), queue the next pending chunk in its place, finish a batch it ended.
+
+	``in_flight``: the entry of the run that ends the segment, when this process is that run.
+	"""
 	connection = host.connection
 	batch_keys = keys.batch(host.namespace, batch_id)
-	released = ""
-	if complete and not state["cancelled"]:
-		head = connection.lindex(batch_keys["pending"], 0)
-		if head is not None:
-			released = head.decode()
-			release_chunk(host, batch_id, spec, int(released), 0, state["user"])
+	rq_queue = host.rq_queue(spec.queue)
 	succeeded = processed - len(failures)
-	segment = f"{index}:{start}"
-	counted, released_head, last, notify = BATCH_END(
+	# The run's in-flight entry goes with its counted end, except for the run that ends the batch:
+	# it stays in flight until the batch is finished, so a death while finishing is reaped.
+	counted, _, last, notify = BATCH_END(
 		connection,
-		[batch_keys["state"], batch_keys["ended"], batch_keys["pending"], batch_keys["failures"]],
 		[
-			segment,
+			batch_keys["state"],
+			batch_keys["ended"],
+			batch_keys["pending"],
+			batch_keys["failures"],
+			rq_queue.key,
+			rq_queue.redis_queues_keys,
+			in_flight.key if in_flight is not None else keys.in_flight(host.namespace),
+		],
+		[
+			f"{index}:{start}",
 			succeeded,
 			len(failures),
 			"1" if complete else "0",
-			released,
 			repr(time.time()),
 			NOTIFY_SECONDS,
+			batches.rq_job_prefix(),
+			utcformat(rq_now()),
+			in_flight.rq_id if in_flight is not None else "",
 			*(json.dumps(entry, default=str) for entry in failures),
 		],
 	)
-	if released_head == -1 or (not counted and connection.hexists(batch_keys["state"], f"handoff:{segment}")):
-		_hand_off(host, batch_id, spec, state, segment)
+	if in_flight is not None and counted and not last:
+		in_flight.left()
 	if last or (not counted and _finish_pending(connection, batch_keys["state"])):
 		finish(host, batch_id)
 	elif notify:
 		batches.changed(host, batches.read_state(host, batch_id))
 	return {"batch": batch_id, "chunk": index, "start": start, "done": succeeded, "failed": len(failures)}
-
-
-def _hand_off(host: Host, batch_id: str, spec, state: dict, segment: str) -> None:
-	"""Release the next pending chunk in this segment's place (its first pick was taken by another)."""
-	batch_keys = keys.batch(host.namespace, batch_id)
-	while True:
-		head = host.connection.lindex(batch_keys["pending"], 0)
-		if head is not None:
-			release_chunk(host, batch_id, spec, int(head), 0, state["user"])
-		paid = BATCH_HANDOFF(
-			host.connection,
-			[batch_keys["state"], batch_keys["pending"]],
-			[segment, head.decode() if head is not None else ""],
-		)
-		if paid:
-			return
 
 
 def _finish_pending(connection, state_key: str) -> bool:

@@ -1,8 +1,8 @@
 """Batches: work over many items, cut into chunks that run as jobs, with one fan-in at the end.
 
 ``jobkit.batch(method, items=... | query=..., chunk_size=100, max_parallel=4, ...)`` plans the
-chunks, stores them in Redis, and releases at most ``max_parallel`` of them as jobkit jobs; each
-chunk that ends releases the next. The counts are kept in Redis by one script call per ended
+chunks and writes them, with one jobkit job per chunk, in one transaction; at most
+``max_parallel`` of those jobs are queued, and each chunk that ends queues the next. The counts are kept in Redis by one script call per ended
 segment, so they stay exact when chunks end together, are retried, or run again after their
 worker died (the reaper); the call that ends the last chunk is the one that finishes the batch
 and runs ``on_complete`` (see ``batch_runner``).
@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 from uuid import uuid4
 
-from jobkit.engine import keys, methods
+from rq.job import Job
+
+from jobkit.engine import keys, methods, rqjob
 from jobkit.engine.errors import InvalidArgument, JobkitError
 from jobkit.engine.host import Host
 from jobkit.engine.payload import PICKLE_ERRORS
@@ -42,6 +44,10 @@ DEFAULT_CHUNK_RETRY = Retry(max_attempts=3, backoff=5, max_backoff=60)
 # How long a batch's keys stay in Redis after it ended (its handle, its failed items).
 KEEP_AFTER_END_SECONDS = 7 * 24 * 3600
 MAX_TITLE_LENGTH = 140
+# Chunks (and their jobs) written per round trip while a batch is created.
+WRITE_SLICE = 100
+# How long the chunks written for a batch last if its creation never completes.
+UNCLAIMED_SECONDS = 3600
 
 RUN_CHUNK_PATH = "jobkit.engine.batch_runner.run_chunk"
 CHUNK_FAILED_PATH = "jobkit.engine.batch_runner.chunk_failed"
@@ -199,24 +205,52 @@ def create(
 		"retry_of": retry_of or "",
 		"spec": packed_spec,
 	}
+	packed_chunks = [_pickled(f"the items of chunk {index}", chunk) for index, chunk in enumerate(chunks)]
+	job_ids = _write_parked_chunks(host, batch_id, spec, state["user"], packed_chunks)
+	# One transaction makes the batch: its state, its chunks kept, the first max_parallel chunks
+	# queued and the rest left in the pending list, from which each ended chunk queues the next in
+	# the script that counts it.
+	released = min(max_parallel or len(chunks), len(chunks))
+	rq_queue = host.rq_queue(queue)
 	pipe = connection.pipeline(transaction=True)
 	pipe.hset(batch_keys["state"], mapping=state)
-	for index, chunk in enumerate(chunks):
-		pipe.hset(batch_keys["chunks"], str(index), _pickled(f"the items of chunk {index}", chunk))
-	if chunks:
-		pipe.rpush(batch_keys["pending"], *range(len(chunks)))
+	pipe.persist(batch_keys["chunks"])
+	for job_id in job_ids:
+		pipe.persist(Job.key_for(job_id))
+	for job_id in job_ids[:released]:
+		rqjob.queue_saved(pipe, rq_queue, job_id)
+	if job_ids[released:]:
+		pipe.rpush(batch_keys["pending"], *job_ids[released:])
 	pipe.zadd(keys.batches(host.namespace), {batch_id: now})
 	pipe.execute()
 	changed(host, read_state(host, batch_id))
-
 	if not chunks:
 		batch_runner.end_empty_batch(host, batch_id)
-	for _ in range(min(max_parallel or len(chunks), len(chunks))):
-		index = connection.lpop(batch_keys["pending"])
-		if index is None:
-			break
-		batch_runner.release_chunk(host, batch_id, spec, int(index), 0, state["user"])
 	return BatchHandle(host, batch_id)
+
+
+def _write_parked_chunks(host: Host, batch_id: str, spec: BatchSpec, user: str, packed_chunks: list) -> list:
+	"""Write the chunks and one parked RQ job per chunk (status "deferred", in no queue), a slice at
+	a time so that a batch of many chunks is never held whole in one pipeline; return the job ids.
+
+	Until the batch's own transaction keeps them, they expire: a process that dies while creating
+	a batch leaves nothing behind for long, and nothing any worker or view sees.
+	"""
+	from jobkit.engine import batch_runner
+
+	chunks_key = keys.batch(host.namespace, batch_id)["chunks"]
+	job_ids = []
+	for first in range(0, len(packed_chunks), WRITE_SLICE):
+		pipe = host.connection.pipeline(transaction=False)
+		for index in range(first, min(first + WRITE_SLICE, len(packed_chunks))):
+			pipe.hset(chunks_key, str(index), packed_chunks[index])
+			job = batch_runner.chunk_job(host, batch_id, spec, index, 0, user, parked=True)
+			job.save(pipeline=pipe)
+			pipe.expire(job.key, UNCLAIMED_SECONDS)
+			job_ids.append(job.id)
+		pipe.expire(chunks_key, UNCLAIMED_SECONDS)
+		pipe.execute()
+	return job_ids
 
 
 def _plan(items: Iterable | None, query: Query | None, chunk_size: int) -> tuple[list[dict], int]:
@@ -299,7 +333,9 @@ def cancel(host: Host, batch_id: str) -> bool:
 	read_state(host, batch_id)  # BatchNotFound for an unknown id
 	batch_keys = keys.batch(host.namespace, batch_id)
 	cancelled, last = BATCH_CANCEL(
-		host.connection, [batch_keys["state"], batch_keys["pending"]], [repr(time.time())]
+		host.connection,
+		[batch_keys["state"], batch_keys["pending"]],
+		[repr(time.time()), rq_job_prefix()],
 	)
 	if last:
 		batch_runner.finish(host, batch_id)
@@ -336,6 +372,13 @@ def retry_failed(host: Host, batch_id: str, **options) -> BatchHandle:
 		**options,
 	}
 	return create(host, spec.method, items=items, kwargs=spec.kwargs, **settings)
+
+
+def rq_job_prefix() -> str:
+	"""Where RQ keeps job hashes ("rq:job:"), for the scripts that write parked chunks' jobs."""
+	from rq.job import Job
+
+	return Job.redis_job_namespace_prefix
 
 
 def _whole_number(name: str, value: object) -> int:

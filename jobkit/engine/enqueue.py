@@ -89,27 +89,20 @@ def enqueue(
 		# A fresh RQ id per enqueue: reusing one id across runs lets RQ's finish handling of the
 		# previous run overwrite the next one. The logical id lives in the unique key only.
 		rq_id = unique.fresh_rq_id(rq_id)
-	envelope = {
-		"v": defaults.ENVELOPE_VERSION,
-		"id": job_id,
-		"method": method_path,
-		"kwargs": kwargs,
-		"ns": host.namespace,
-		"queue": queue,
-		"timeout": timeout,
-		"user": host.current_user() if user is CURRENT_USER else user,
-		"enqueued_at": time.time(),
-		"attempt": 1,
-		# The runner's in-flight lease: the enqueuing side's setting, which its reaper also reads.
-		"lease": host.lease_seconds,
-		**callbacks,
-	}
-	if job_name is not None:
-		envelope["name"] = str(job_name)
+	envelope = new_envelope(
+		host,
+		job_id,
+		method_path,
+		queue=queue,
+		timeout=timeout,
+		user=host.current_user() if user is CURRENT_USER else user,
+		callbacks=callbacks,
+		job_name=job_name,
+		retry_policy=retry_policy,
+		kwargs=kwargs,
+	)
 	if policy:
 		envelope["unique"] = policy.envelope(key)
-	if retry_policy:
-		envelope["retry"] = retry_policy.to_envelope()
 
 	if now:
 		result = runner.execute(host, envelope, rq_job=None)
@@ -150,6 +143,42 @@ def enqueue(
 	return _conflict(
 		connection, job_id, policy, queue, method_path, holder, status, replaced=outcome == unique.REPLACED
 	)
+
+
+def new_envelope(
+	host: Host,
+	job_id: str,
+	method_path: str,
+	*,
+	queue: str,
+	timeout: int,
+	user: str | None,
+	callbacks: dict,
+	job_name: str | None,
+	retry_policy: Retry | None,
+	kwargs: dict,
+) -> dict:
+	"""What the runner gets of a first attempt (arguments already validated)."""
+	envelope = {
+		"v": defaults.ENVELOPE_VERSION,
+		"id": job_id,
+		"method": method_path,
+		"kwargs": kwargs,
+		"ns": host.namespace,
+		"queue": queue,
+		"timeout": timeout,
+		"user": user,
+		"enqueued_at": time.time(),
+		"attempt": 1,
+		# The runner's in-flight lease: the enqueuing side's setting, which its reaper also reads.
+		"lease": host.lease_seconds,
+		**callbacks,
+	}
+	if job_name is not None:
+		envelope["name"] = str(job_name)
+	if retry_policy:
+		envelope["retry"] = retry_policy.to_envelope()
+	return envelope
 
 
 def requeue(host: Host, job: dict) -> JobHandle:

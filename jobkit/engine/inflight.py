@@ -17,20 +17,40 @@ logger = logging.getLogger("jobkit")
 
 
 class InFlight(Renewer):
-	"""The in-flight entry of one run (its RQ id), from its start to its outcome."""
+	"""The in-flight entry of one run (its RQ id), from its start to its outcome.
 
-	def __init__(self, connection, namespace: str, rq_id: str, lease_seconds: float):
+	``joined``: the job writes the entry itself, in the first round trip it makes (``join``), and
+	may remove it in the one that writes its outcome (``left``), instead of a round trip of its own
+	at each end (a batch's chunk: see ``batch_runner``).
+	"""
+
+	def __init__(self, connection, namespace: str, rq_id: str, lease_seconds: float, joined: bool = False):
 		super().__init__(f"in-flight run {rq_id}", lease_seconds)
 		self.connection = connection
 		self.key = keys.in_flight(namespace)
 		self.rq_id = rq_id
 		self.lease_seconds = lease_seconds
+		self.joined = joined
+		self.removed = False
 
 	def start(self) -> None:
-		self.connection.zadd(self.key, {self.rq_id: time.time() + self.lease_seconds})
+		if not self.joined:
+			self.connection.zadd(self.key, {self.rq_id: time.time() + self.lease_seconds})
+		_current.append(self)
+
+	def join(self, pipe) -> None:
+		"""Write the entry through ``pipe`` (the job's first round trip)."""
+		pipe.zadd(self.key, {self.rq_id: time.time() + self.lease_seconds})
+
+	def left(self) -> None:
+		"""The job removed the entry itself, with its outcome."""
+		self.removed = True
 
 	def __exit__(self, *exc_info) -> None:
 		super().__exit__(*exc_info)
+		_current.remove(self)
+		if self.removed:
+			return
 		try:
 			self.connection.zrem(self.key, self.rq_id)
 		except Exception:
@@ -41,3 +61,11 @@ class InFlight(Renewer):
 		# XX: an entry the reaper has removed is not written back.
 		deadline = time.time() + self.lease_seconds
 		return bool(self.connection.zadd(self.key, {self.rq_id: deadline}, xx=True, ch=True))
+
+
+_current: list[InFlight] = []
+
+
+def current() -> InFlight | None:
+	"""The in-flight entry of the run going on in this process, if any."""
+	return _current[-1] if _current else None

@@ -20,6 +20,8 @@ from jobkit.engine.inflight import InFlight
 
 # Set in the RQ job's meta once its final failure is recorded, so the reaper leaves it alone.
 DEAD_LETTERED = "jobkit_dead_lettered"
+# An envelope flag: the job writes its in-flight entry itself, with its first round trip.
+JOINS_IN_FLIGHT = "joins_in_flight"
 
 
 def run(job: dict) -> Any:
@@ -87,7 +89,13 @@ def execute(host: Host, envelope: dict, *, rq_job) -> Any:
 	tokens = context.enter_job(host, job)
 	# A run in a worker is kept in flight so that the reaper learns if its process dies.
 	in_flight = (
-		InFlight(host.connection, envelope["ns"], rq_job.id, lease_of(host, envelope))
+		InFlight(
+			host.connection,
+			envelope["ns"],
+			rq_job.id,
+			lease_of(host, envelope),
+			joined=bool(envelope.get(JOINS_IN_FLIGHT)),
+		)
 		if rq_job is not None
 		else nullcontext()
 	)

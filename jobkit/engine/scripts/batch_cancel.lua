@@ -1,11 +1,13 @@
 -- batch_cancel.lua: cancel a batch: drop the chunks not yet released, and say whether it ended.
 --
 -- Chunks already released see the flag when they start (and, per item, while they run) and end
--- without working; the batch ends when the last of them has.
+-- without working; the batch ends when the last of them has. The RQ jobs of the dropped chunks,
+-- written at the batch's creation and never queued, are deleted.
 --
 -- KEYS[1]  the batch's state (hash)
--- KEYS[2]  the chunks not yet released (list)
+-- KEYS[2]  the chunks not yet released (list of RQ job ids)
 -- ARGV[1]  now (Unix seconds)
+-- ARGV[2]  the RQ job hash prefix ("rq:job:")
 --
 -- Returns {cancelled, last}: cancelled 0 when the batch had already ended; last 1 when this
 -- call ended it (no chunk was running).
@@ -14,9 +16,12 @@ if redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
 	return {0, 0}
 end
 redis.call('HSET', KEYS[1], 'cancelled', ARGV[1])
-local dropped = redis.call('LLEN', KEYS[2])
+local dropped = redis.call('LRANGE', KEYS[2], 0, -1)
+for _, id in ipairs(dropped) do
+	redis.call('DEL', ARGV[2] .. id)
+end
 redis.call('DEL', KEYS[2])
-redis.call('HINCRBY', KEYS[1], 'chunks_dropped', dropped)
+redis.call('HINCRBY', KEYS[1], 'chunks_dropped', #dropped)
 local ended = tonumber(redis.call('HGET', KEYS[1], 'chunks_done') or '0')
 	+ tonumber(redis.call('HGET', KEYS[1], 'chunks_dropped') or '0')
 if ended >= tonumber(redis.call('HGET', KEYS[1], 'chunks')) and redis.call('HSETNX', KEYS[1], 'ended_at', ARGV[1]) == 1 then

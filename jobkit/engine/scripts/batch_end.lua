@@ -1,59 +1,71 @@
--- batch_end.lua: count one ended segment of a batch's chunk, once, and say whether the batch ended.
+-- batch_end.lua: count one ended segment of a batch's chunk, once; release the next chunk in its
+-- place; say whether the batch ended.
 --
 -- A chunk runs as one segment, or as several when it checkpoints near its timeout (each later
 -- segment starts where the previous one stopped). A segment run again (a retry after its worker
 -- died) is counted once: its id goes into the set of ended segments first.
 --
+-- Every chunk's RQ job is written when the batch is created; those beyond max_parallel wait,
+-- unqueued, in the pending list. A segment that ends its chunk pops the head of that list and
+-- queues it here, in the same step that counts it, so each ended chunk releases exactly one chunk
+-- and no chunk is released twice, however many end at once.
+--
 -- KEYS[1]  the batch's state (hash)
 -- KEYS[2]  the ended segments (set of "<chunk>:<start>")
--- KEYS[3]  the chunks not yet released (list of chunk indexes)
+-- KEYS[3]  the chunks not yet released (list of RQ job ids)
 -- KEYS[4]  the failed items (list of JSON entries)
+-- KEYS[5]  the batch's queue list, rq:queue:<queue>
+-- KEYS[6]  the set of queues, rq:queues
+-- KEYS[7]  the in-flight registry (sorted set of RQ ids)
 -- ARGV[1]  the segment id
 -- ARGV[2]  items of the segment that succeeded
 -- ARGV[3]  items of the segment that failed
 -- ARGV[4]  "1" when the segment ends its chunk, "0" when a continuation follows
--- ARGV[5]  the chunk index this process released (enqueued) in its place, or ""
--- ARGV[6]  now (Unix seconds)
--- ARGV[7]  seconds between two notices of the batch's progress to the host
--- ARGV[8]… the failed items, as JSON entries
+-- ARGV[5]  now (Unix seconds)
+-- ARGV[6]  seconds between two notices of the batch's progress to the host
+-- ARGV[7]  the RQ job hash prefix ("rq:job:"); the released job's hash is written through it
+-- ARGV[8]  the enqueued_at stamp to record on the released job, in RQ's format
+-- ARGV[9]  the RQ id of the run ending the segment, whose in-flight entry goes with a counted end
+--          that does not end the batch (the run that ends it stays in flight until it has
+--          finished the batch), or ""
+-- ARGV[10]… the failed items, as JSON entries
 --
--- Returns {counted, released, last, notify}: counted 0 for a segment already counted; released 1
--- when ARGV[5] was the head of the pending list and left it, -1 when another segment took that
--- chunk first (the caller then owes the batch a release: the field "handoff:<segment>" marks the
--- debt until batch_handoff.lua pays it, so a run of the segment again after a crash pays it too);
--- last 1 for the one call that ends the batch; notify 1 when the last notice is older than ARGV[7]
--- (the batch's record is updated).
+-- Returns {counted, released, last, notify}: counted 0 for a segment already counted (nothing
+-- else is done); released the RQ id of the chunk queued in its place, or ""; last 1 for the one
+-- call that ends the batch; notify 1 when the last notice is older than ARGV[6] (the batch's
+-- record is updated).
 
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then
-	return {0, 0, 0, 0}
+	return {0, '', 0, 0}
 end
 redis.call('HINCRBY', KEYS[1], 'done', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'failed', ARGV[3])
-for i = 8, #ARGV do
+for i = 10, #ARGV do
 	redis.call('RPUSH', KEYS[4], ARGV[i])
 end
-local released = 0
+local released = ''
 if ARGV[4] == '1' then
 	redis.call('HINCRBY', KEYS[1], 'chunks_done', 1)
-	if ARGV[5] ~= '' then
-		if redis.call('LINDEX', KEYS[3], 0) == ARGV[5] then
-			redis.call('LPOP', KEYS[3])
-			released = 1
-		else
-			redis.call('HSET', KEYS[1], 'handoff:' .. ARGV[1], ARGV[6])
-			released = -1
-		end
+	local next_id = redis.call('LPOP', KEYS[3])
+	if next_id then
+		redis.call('HSET', ARGV[7] .. next_id, 'status', 'queued', 'enqueued_at', ARGV[8])
+		redis.call('RPUSH', KEYS[5], next_id)
+		redis.call('SADD', KEYS[6], KEYS[5])
+		released = next_id
 	end
 end
 local ended = tonumber(redis.call('HGET', KEYS[1], 'chunks_done') or '0')
 	+ tonumber(redis.call('HGET', KEYS[1], 'chunks_dropped') or '0')
 local last = 0
-if ended >= tonumber(redis.call('HGET', KEYS[1], 'chunks')) and redis.call('HSETNX', KEYS[1], 'ended_at', ARGV[6]) == 1 then
+if ended >= tonumber(redis.call('HGET', KEYS[1], 'chunks')) and redis.call('HSETNX', KEYS[1], 'ended_at', ARGV[5]) == 1 then
 	last = 1
 end
+if last == 0 and ARGV[9] ~= '' then
+	redis.call('ZREM', KEYS[7], ARGV[9])
+end
 local notify = 0
-if tonumber(ARGV[6]) - tonumber(redis.call('HGET', KEYS[1], 'notified_at') or '0') >= tonumber(ARGV[7]) then
-	redis.call('HSET', KEYS[1], 'notified_at', ARGV[6])
+if tonumber(ARGV[5]) - tonumber(redis.call('HGET', KEYS[1], 'notified_at') or '0') >= tonumber(ARGV[6]) then
+	redis.call('HSET', KEYS[1], 'notified_at', ARGV[5])
 	notify = 1
 end
 return {1, released, last, notify}
