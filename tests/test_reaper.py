@@ -158,3 +158,43 @@ def test_reap_checks_its_limit(short_lease):
 	for bad in (0, -1, 1.5, "10", True):
 		with pytest.raises(jobkit.InvalidArgument, match="limit must be a whole number"):
 			jobkit.reap(limit=bad)
+
+
+def test_a_job_whose_worker_died_before_its_run_began_is_retried(short_lease, conn, redis_url):
+	# RQ took the job and registered it as started (its own bookkeeping, done here by its own code),
+	# then the worker vanished before the work-horse ran jobkit's runner: no in-flight entry exists.
+	from rq import Queue, Worker
+	from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+	from jobkit.engine import reaper
+
+	handle = jobkit.enqueue("tests.fixtures.record", retry=ONE_RETRY, key="abandoned", value="ran")
+	queue = Queue("default", connection=conn)
+	dead_worker = Worker([queue], connection=conn, name="lost-machine")
+	dead_worker.register_birth()
+	job = queue.dequeue_any([queue], None, connection=conn)[0]
+	if hasattr(dead_worker, "prepare_execution"):  # rq 2.x: the worker registers the execution
+		dead_worker.prepare_execution(job)
+	dead_worker.prepare_job_execution(job)  # the work-horse marks the job started, then dies
+	started = StartedJobRegistry(queue=queue)
+	assert job.id in started.get_job_ids()
+
+	time.sleep(LEASE + 0.5)  # the worker's last heartbeat is older than a lease: it is gone
+	assert jobkit.reap() == []  # RQ does not count the job abandoned yet: its heartbeat TTL runs
+	# About 90 s later (RQ's heartbeat TTL) it does: ``now`` says when the reaper looks.
+	[reaped] = reaper.reap(short_lease, now=time.time() + 120)
+	assert (reaped.rq_id, reaped.outcome) == (handle.rq_id, "retried")
+	assert job.id not in started.get_job_ids()
+	assert job.id in FailedJobRegistry(queue=queue).get_job_ids()
+	assert job.get_status(refresh=True) == "failed"
+
+	worker = start_worker(redis_url)
+	promoter = start_promoter(redis_url)
+	try:
+		wait_for(lambda: read_log(conn, "abandoned"), "the retried attempt to run")
+	finally:
+		promoter.terminate()
+		promoter.communicate(timeout=30)
+		stop_workers(worker)
+	assert read_log(conn, "abandoned") == ["ran"]
+	assert reaper.reap(short_lease, now=time.time() + 120) == []  # taken once

@@ -12,6 +12,9 @@ once its lease has run out the reaper treats the run as failed with ``WorkerLost
   job's unique key is released and its ``on_failure`` callback runs (in the reaper's process,
   with ``jobkit.current_job()`` describing the lost run).
 
+A job RQ started whose runner never did (its worker died in between) is found in RQ's started
+registry once RQ counts it abandoned, and handled the same way (``adopt_abandoned``).
+
 A run RQ itself reports stopped (``send_stop_job_command``) is not retried. A run whose worker
 still heartbeats with it as its current job is alive (its renewals were late, e.g. a blocking
 C call holding the GIL) and is given another lease. Any number of reapers may run at once: each
@@ -28,6 +31,7 @@ from jobkit.engine import context, keys, progress, retries, unique
 from jobkit.engine.errors import WorkerLost
 from jobkit.engine.handle import RETRIED_AS
 from jobkit.engine.host import Host
+from jobkit.engine.rqcompat import started_registry_job_id
 from jobkit.engine.runner import DEAD_LETTERED, job_context, lease_of, run_failure_callback, write_dead_letter
 from jobkit.engine.scripts import REAP_CLAIM, RELEASE
 
@@ -83,7 +87,64 @@ def reap(host: Host, *, now: float | None = None, limit: int = REAP_LIMIT) -> li
 			then = "its next attempt is scheduled" if reaped.outcome == RETRIED else "recorded as failed"
 			progress.end_lost_run(host, rq_id, f"WorkerLost: the process running it died; {then}")
 		done.append(reaped)
+	done.extend(adopt_abandoned(host, now, limit))
 	return done
+
+
+def adopt_abandoned(host: Host, now: float, limit: int = REAP_LIMIT) -> list[Reaped]:
+	"""Handle the jobs RQ started whose runner never did: their worker died in between.
+
+	A worker registers a job it dequeued in RQ's started registry, then forks and unpickles it
+	before jobkit's runner writes the in-flight entry; a worker lost in that window leaves the
+	job there with nothing renewing it. RQ counts an entry whose heartbeat expired (about 90 s
+	after the worker's last) as abandoned; this takes such entries of the host's jobkit jobs, one
+	reaper each, and retries or records them like any lost run, leaving the job failed in RQ's
+	failed registry as RQ's own clean-up would.
+	"""
+	from rq.exceptions import NoSuchJobError
+	from rq.job import Job
+	from rq.registry import FailedJobRegistry, StartedJobRegistry
+
+	connection = host.connection
+	in_flight = keys.in_flight(host.namespace)
+	adopted: list[Reaped] = []
+	for name in host.queue_timeouts():
+		rq_queue = host.rq_queue(name)
+		registry = StartedJobRegistry(queue=rq_queue)
+		for raw in connection.zrangebyscore(registry.key, 0, now, start=0, num=limit - len(adopted)):
+			entry = raw.decode() if isinstance(raw, bytes) else raw
+			rq_id = started_registry_job_id(entry)
+			if connection.zscore(in_flight, rq_id) is not None:
+				continue  # its runner started: the in-flight registry says what became of it
+			try:
+				rq_job = Job.fetch(rq_id, connection=connection)
+			except NoSuchJobError:
+				continue
+			envelope = host.envelope_of(rq_job)
+			if envelope is None or envelope["ns"] != host.namespace:
+				continue  # not a jobkit job of this host: RQ's clean-up handles it
+			if not connection.zrem(registry.key, entry):
+				continue  # another reaper took it
+			try:
+				reaped = _reap_one(host, rq_id)
+			except Exception:
+				connection.zadd(registry.key, {entry: now})  # for the next reaper
+				host.rollback()
+				host.log_error(f"jobkit: could not reap the abandoned job {rq_id}", traceback.format_exc())
+				continue
+			if reaped.outcome == ALIVE:
+				connection.zadd(registry.key, {entry: time.time() + reaped.lease})
+			elif reaped.outcome in (RETRIED, FAILED):
+				rq_job.set_status("failed")
+				FailedJobRegistry(queue=rq_queue).add(
+					rq_job,
+					ttl=rq_job.failure_ttl,
+					exc_string="jobkit: abandoned in RQ's started registry (its worker died before the job ran)",
+				)
+			adopted.append(reaped)
+		if len(adopted) >= limit:
+			break
+	return adopted
 
 
 def _reap_one(host: Host, rq_id: str) -> Reaped:
