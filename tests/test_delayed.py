@@ -136,3 +136,28 @@ def test_the_promoter_process_queues_due_jobs_and_stops_on_sigterm(host, conn, r
 		promoter.terminate()
 		_, err = promoter.communicate(timeout=30)
 	assert promoter.returncode == 0, err
+
+
+def test_a_job_falling_due_while_it_is_written_is_never_dropped(host, conn):
+	# A promoter passing between the registry entry and the job it names would drop the job (RQ's
+	# own schedule_job writes the entry first, outside its transaction): both go in one step.
+	import threading
+
+	stop = threading.Event()
+	passes = []
+
+	def promote_without_pause():
+		while not stop.is_set():
+			passes.append(jobkit.promote_due())
+
+	promoter = threading.Thread(target=promote_without_pause)
+	promoter.start()
+	try:
+		handles = [jobkit.enqueue("tests.fixtures.add", delay=0.0001, a=i, b=0) for i in range(300)]
+		wait_for(lambda: not scheduled(conn), "the last job to be promoted")
+	finally:
+		stop.set()
+		promoter.join()
+	assert sum(passes) == 300  # each job was promoted once, by the promoter racing the writes
+	queued = Queue("default", connection=conn).job_ids
+	assert sorted(queued) == sorted(handle.rq_id for handle in handles)

@@ -9,7 +9,7 @@ plain Redis data: with persistence on, delayed jobs outlive worker and Redis res
 """
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 
 from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.numbers import is_number
@@ -64,7 +64,3 @@ def promote_due(connection, rq_queues, now: float | None = None) -> int:
 			if taken < PROMOTE_BATCH:
 				break
 	return moved
-
-
-def as_utc(timestamp: float) -> datetime:
-	return datetime.fromtimestamp(timestamp, tz=timezone.utc)

@@ -115,7 +115,7 @@ def enqueue(
 		if claims:
 			return unique.claim_and_enqueue(connection, rq_queue, job, key, policy, bool(at_front), due)
 		if due is not None:
-			rq_queue.schedule_job(job, delayed.as_utc(due))
+			rqjob.save_scheduled(connection, rq_queue, job, due)
 		else:
 			rq_queue.enqueue_job(job, at_front=bool(at_front))
 		return unique.CLAIMED, rq_id

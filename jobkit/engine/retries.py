@@ -10,7 +10,7 @@ same script call that writes it, so no other copy can slip in between.
 import logging
 import time
 
-from jobkit.engine import deadletter, delayed, rqjob, unique
+from jobkit.engine import deadletter, rqjob, unique
 from jobkit.engine.errors import RetryLater, WorkerLost
 from jobkit.engine.handle import RETRIED_AS
 from jobkit.engine.retry import Retry
@@ -73,7 +73,7 @@ def schedule_next_attempt(host, envelope: dict, rq_job, delay: float, exc: BaseE
 		policy = unique.UniquePolicy(held["lock"], unique.SKIP, int(held["ttl"] + delay + 1), held["lease"])
 		unique.claim_and_enqueue(host.connection, rq_queue, job, held["key"], policy, False, due, rq_job.id)
 	else:
-		rq_queue.schedule_job(job, delayed.as_utc(due))
+		rqjob.save_scheduled(host.connection, rq_queue, job, due)
 	logger.warning(
 		"jobkit: %s attempt %s failed (%s: %s); attempt %s in %.1fs",
 		envelope["method"],

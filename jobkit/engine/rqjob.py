@@ -31,3 +31,20 @@ def queue_saved(pipe, rq_queue, job_id: str) -> None:
 	pipe.hset(Job.key_for(job_id), mapping={"status": "queued", "enqueued_at": utcformat(rq_now())})
 	pipe.rpush(rq_queue.key, job_id)
 	pipe.sadd(rq_queue.redis_queues_keys, rq_queue.key)
+
+
+def save_scheduled(connection, rq_queue, job, due: float) -> None:
+	"""Write ``job`` and its entry in RQ's scheduled registry (due at Unix time ``due``) in one
+	transaction.
+
+	Not ``Queue.schedule_job``: RQ's ``ScheduledJobRegistry.schedule`` ignores the pipeline it is
+	given (rq 1.15 and 2.x), so the entry is written before the job, and a promoter that runs in
+	between finds an id with no job and drops it: the job is lost.
+	"""
+	from rq.registry import ScheduledJobRegistry
+
+	pipe = connection.pipeline(transaction=True)
+	pipe.sadd(rq_queue.redis_queues_keys, rq_queue.key)
+	job.save(pipeline=pipe)
+	pipe.zadd(ScheduledJobRegistry(queue=rq_queue).key, {job.id: due})
+	pipe.execute()
