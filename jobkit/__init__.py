@@ -231,18 +231,12 @@ def progress(
 
 def progress_of(rq_id: str) -> dict | None:
 	"""The last progress state a job run (its RQ id) reported, or None (none, or no longer kept)."""
-	return _progress.read(get_host(), _checked_run_id(rq_id))
+	return _progress.read(get_host(), _progress.checked_run_id(rq_id))
 
 
 def cancel_job(rq_id: str) -> None:
 	"""Ask a running job to stop: its progress tracker's ``cancelled`` turns True (cooperative)."""
-	_progress.request_cancel(get_host(), _checked_run_id(rq_id))
-
-
-def _checked_run_id(rq_id: object) -> str:
-	if not isinstance(rq_id, str) or not rq_id or len(rq_id) > 400:
-		raise InvalidArgument(f"give the job run's RQ id (handle.rq_id), not {rq_id!r}")
-	return rq_id
+	_progress.request_cancel(get_host(), _progress.checked_run_id(rq_id))
 
 
 def dead_letters() -> DeadLetters:

@@ -137,8 +137,10 @@ def _readable_progress(rq_id: object) -> dict | None:
 	"""The state, if the caller is its owner or a System Manager; PermissionError otherwise."""
 	if frappe.session.user == "Guest":
 		raise frappe.PermissionError(frappe._("Log in to see background jobs"))
-	if not isinstance(rq_id, str) or not rq_id or len(rq_id) > MAX_JOB_ID_LENGTH + 100:
-		frappe.throw(frappe._("rq_id must be the RQ id of a job run"), exc=frappe.ValidationError)
+	try:
+		rq_id = progress.checked_run_id(rq_id)
+	except InvalidArgument as e:
+		frappe.throw(str(e), exc=frappe.ValidationError)
 	state = progress.read(host, rq_id)
 	if state is None:
 		return None

@@ -185,8 +185,12 @@ def test_bad_input_names_the_problem(host):
 		tracker.set(-1)
 	with pytest.raises(jobkit.InvalidArgument, match="status must be one of"):
 		tracker.close("finished")
-	with pytest.raises(jobkit.InvalidArgument, match="RQ id"):
-		jobkit.progress_of("")
+	for bad in ("", "  ", None, 42, "x" * (engine_progress.MAX_RUN_ID_LENGTH + 1)):
+		with pytest.raises(jobkit.InvalidArgument, match="RQ id"):
+			jobkit.progress_of(bad)
+		with pytest.raises(jobkit.InvalidArgument, match="RQ id"):
+			jobkit.cancel_job(bad)
+	assert jobkit.progress_of("x" * engine_progress.MAX_RUN_ID_LENGTH) is None  # the bound is allowed
 
 
 def test_a_tracker_left_open_gets_its_final_state_when_the_job_ends(host, redis_url):

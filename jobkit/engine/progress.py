@@ -37,6 +37,9 @@ MAX_STAGE_LENGTH = 140
 MAX_REASON_LENGTH = 300
 # Runs listed per owner (``for_owner``).
 OWNER_INDEX_LIMIT = 50
+# The longest run id (an RQ id) looked up: a namespace, a job id of up to 200 characters that may
+# be percent-quoted to three times that, and a token.
+MAX_RUN_ID_LENGTH = 1000
 
 
 # Trackers not closed yet, by run: the runner closes them when their job ends (see close_open).
@@ -308,6 +311,16 @@ def close_open(run_id: str | None, exc: BaseException | None) -> None:
 			tracker.end(exc)
 		except Exception:  # a lost Redis connection must not replace the job's own outcome
 			_open.pop(run_id, None)
+
+
+def checked_run_id(run_id: object) -> str:
+	"""``run_id`` if it can be a run's RQ id, else ``InvalidArgument`` naming what to pass."""
+	if not isinstance(run_id, str) or not run_id.strip() or len(run_id) > MAX_RUN_ID_LENGTH:
+		shown = f"{run_id[:40]!r}... ({len(run_id)} characters)" if isinstance(run_id, str) else repr(run_id)
+		raise InvalidArgument(
+			f"give the job run's RQ id (handle.rq_id, or jobkit.current_job().rq_id), not {shown}"
+		)
+	return run_id
 
 
 def read(host: Host, run_id: str) -> dict | None:

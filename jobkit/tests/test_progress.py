@@ -88,7 +88,7 @@ class TestProgress(SiteJobsTestCase):
 		self.assertFalse(api.cancel_job(handle.rq_id)["cancelled"])  # it has ended
 
 	def test_bad_input_names_the_problem(self):
-		with self.assertRaisesRegex(frappe.ValidationError, "rq_id must be the RQ id"):
+		with self.assertRaisesRegex(frappe.ValidationError, "give the job run.s RQ id"):
 			api.get_progress("")
 		self.assertIsNone(api.get_progress("no-such-run"))
 		with self.assertRaises(frappe.DoesNotExistError):
