@@ -9,8 +9,7 @@ ends, with its failed items. A chunk's job updates it after the chunk's own comm
 at once, holding the row only for that update; an update that arrives late (read from Redis
 before a newer one was written) is dropped, so the record never goes backwards.
 
-People see their own batches; System Managers see all (``has_permission``,
-``permission_query_conditions``). Cancel and Retry failed items act on the batch in Redis.
+People see their own batches; System Managers see all (``record_access``). Cancel and Retry failed items act on the batch in Redis.
 """
 
 import frappe
@@ -24,7 +23,6 @@ from jobkit.frappe_host import host
 
 DOCTYPE = "Jobkit Batch"
 ITEM_DOCTYPE = "Jobkit Batch Failed Item"
-MANAGER_ROLE = "System Manager"
 # Failed items listed on a record; the batch in Redis keeps all of them (Retry failed items).
 SHOWN_FAILED_ITEMS = 100
 # Longest text of one failed item shown on a record.
@@ -195,22 +193,6 @@ def check_access(name: object) -> None:
 	if not frappe.db.exists(DOCTYPE, name):
 		frappe.throw(_("{0} {1} not found").format(_(DOCTYPE), name), exc=frappe.DoesNotExistError)
 	frappe.has_permission(DOCTYPE, "read", doc=name, throw=True)
-
-
-def has_permission(doc, ptype: str = "read", user: str | None = None) -> bool:
-	"""A batch is for its user and for System Managers (hooks: has_permission)."""
-	user = user or frappe.session.user
-	if MANAGER_ROLE in frappe.get_roles(user):
-		return True
-	return ptype in ("read", "print", "email") and doc.user == user
-
-
-def permission_query_conditions(user: str | None = None) -> str:
-	"""List and report views: a user's own batches; System Managers see all."""
-	user = user or frappe.session.user
-	if MANAGER_ROLE in frappe.get_roles(user):
-		return ""
-	return f"`tab{DOCTYPE}`.`user` = {frappe.db.escape(user)}"
 
 
 def prune(days: int) -> int:

@@ -40,6 +40,12 @@ default_log_clearing_doctypes = {
 	"Job Health Check": 30,
 }
 
-# A batch's record is for its user and for System Managers.
-has_permission = {"Jobkit Batch": "jobkit.batch_records.has_permission"}
-permission_query_conditions = {"Jobkit Batch": "jobkit.batch_records.permission_query_conditions"}
+# A batch's record, and a failed job's, is for the job's user and for System Managers.
+has_permission = {
+	"Jobkit Batch": "jobkit.record_access.has_permission",
+	"Jobkit Failed Job": "jobkit.record_access.has_permission",
+}
+permission_query_conditions = {
+	"Jobkit Batch": "jobkit.record_access.batch_conditions",
+	"Jobkit Failed Job": "jobkit.record_access.failed_job_conditions",
+}

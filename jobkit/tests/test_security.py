@@ -1,0 +1,288 @@
+"""Security audit: every whitelisted endpoint and every record of jobs, by role, over real requests.
+
+Each request goes through Frappe's WSGI application (what `bench serve` and gunicorn run), with the
+caller's API key, or none for Guest. The roles: Guest; a Website User; a desk user without System
+Manager ("Desk User"); the user who owns the batch, the progress and the failed job (also a desk
+user); a System Manager. ``MATRIX`` is the table the README's security section shows.
+"""
+
+import json
+import threading
+from uuid import uuid4
+
+import frappe
+from frappe.utils import get_test_client
+
+import jobkit
+from jobkit import api, failed_jobs
+from jobkit.engine import deadletter, enqueue
+from jobkit.frappe_host import host
+from jobkit.tests.utils import JobkitTestCase, ensure_user
+
+GUEST, WEBSITE, DESK, OWNER, MANAGER = "guest", "website user", "desk user", "owner", "System Manager"
+ROLES = (GUEST, WEBSITE, DESK, OWNER, MANAGER)
+USERS = {
+	WEBSITE: ("jobkit.website@example.com", ()),
+	DESK: ("jobkit.desk@example.com", ("Desk User",)),
+	OWNER: ("jobkit.owner@example.com", ("Desk User",)),
+	MANAGER: ("jobkit.manager@example.com", ("System Manager",)),
+}
+XSS = "<img src=x onerror=alert(1)>"
+QUEUE = "short"
+MARKER = "jobkit-test-security"
+
+# Endpoint -> the roles whose call is allowed (HTTP 200); every other role gets 403.
+EVERYONE_LOGGED_IN = (WEBSITE, DESK, OWNER, MANAGER)
+MATRIX = {
+	"GET jobkit.api.get_unique_lock": (MANAGER,),
+	"POST jobkit.api.clear_unique_lock": (MANAGER,),
+	"POST jobkit.api.retry_failed_jobs": (MANAGER,),
+	"POST jobkit.api.discard_failed_jobs": (MANAGER,),
+	"POST jobkit.api.cancel_batch": (OWNER, MANAGER),
+	"POST jobkit.api.retry_batch_failed_items": (OWNER, MANAGER),
+	"GET jobkit.api.get_progress": (OWNER, MANAGER),
+	"GET jobkit.api.get_my_jobs": EVERYONE_LOGGED_IN,
+	"POST jobkit.api.cancel_job": (OWNER, MANAGER),
+	"POST jobkit.api.run_health_check": (MANAGER,),
+	"GET jobkit.api.health_verdict_card": (MANAGER,),
+	"GET jobkit.api.metrics": (MANAGER,),  # and the alert role of Jobkit Settings
+	"GET Jobkit Batch (a record)": (OWNER, MANAGER),
+	"GET Jobkit Failed Job (a record)": (OWNER, MANAGER),
+	"GET Job Health Check (list)": (MANAGER,),
+	"PUT Jobkit Failed Job (a record)": (),
+	"POST Jobkit Batch (new record)": (),
+}
+
+
+class TestSecurity(JobkitTestCase):
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		cls.keys = {}
+		for role, (email, roles) in USERS.items():
+			ensure_user(email, role.title(), roles)
+			user = frappe.get_doc("User", email)
+			secret = frappe.generate_hash(length=15)
+			user.api_key = user.api_key or frappe.generate_hash(length=15)
+			user.api_secret = secret
+			user.save(ignore_permissions=True)
+			cls.keys[role] = (user.api_key, secret)
+		frappe.db.commit()
+
+	def setUp(self):
+		frappe.set_user("Administrator")
+		self.started = frappe.utils.now_datetime()
+
+	def tearDown(self):
+		"""Cancel the batches made here and take their jobs, and the failed jobs retried here, off
+		the queue (no worker runs them), then delete the records."""
+		frappe.set_user("Administrator")
+		frappe.db.rollback()
+		made_here = {"method": "jobkit.tests.jobs.close_todos", "creation": (">=", self.started)}
+		batches = frappe.get_all("Jobkit Batch", made_here, pluck="name")
+		for name in batches:
+			try:
+				jobkit.BatchHandle(host, name).cancel()
+			except jobkit.BatchNotFound:
+				pass
+		queue = host.rq_queue(QUEUE)
+		for rq_job in queue.jobs:
+			envelope = host.envelope_of(rq_job) or {}
+			kwargs = envelope.get("kwargs") or {}
+			if kwargs.get("batch_id") in batches or kwargs.get("marker") == MARKER:
+				queue.remove(rq_job.id)
+		frappe.db.delete("Jobkit Batch Failed Item", {"parent": ("in", batches or [""])})
+		frappe.db.delete("Jobkit Batch", {"name": ("in", batches or [""])})
+		failed = frappe.get_all("Jobkit Failed Job", {"kwargs": ("like", f"%{MARKER}%")}, pluck="name")
+		frappe.db.delete("Jobkit Failed Job Attempt", {"parent": ("in", failed or [""])})
+		frappe.db.delete("Jobkit Failed Job", {"name": ("in", failed or [""])})
+		frappe.db.delete("Job Health Check", {"owner": USERS[MANAGER][0]})
+		frappe.db.commit()
+
+	# Requests and records -----------------------------------------------------------------------
+
+	def call(self, role: str, verb: str, path: str, params: dict | None = None):
+		"""One request as ``role``, through Frappe's WSGI application in a thread of its own."""
+		headers = {"X-Frappe-Site-Name": frappe.local.site, "Accept": "application/json"}
+		if role != GUEST:
+			headers["Authorization"] = "token {}:{}".format(*self.keys[role])
+		outcome = {}
+
+		def send():
+			client = get_test_client(use_cookies=False)
+			if verb == "GET":
+				query = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (params or {}).items()}
+				outcome["response"] = client.get(path, query_string=query, headers=headers)
+			else:
+				outcome["response"] = client.open(path, method=verb, json=params or {}, headers=headers)
+
+		thread = threading.Thread(target=send)
+		thread.start()
+		thread.join()
+		frappe.db.rollback()  # a fresh snapshot: see what the request committed
+		return outcome["response"]
+
+	def batch_of(self, role: str, items=("a", "b")) -> str:
+		"""A Queued batch of ``role``'s user (nothing runs it: its chunk jobs are removed at the end)."""
+		frappe.set_user(USERS[role][0])
+		handle = jobkit.batch(
+			"jobkit.tests.jobs.close_todos", items=list(items), queue=QUEUE, chunk_size=10, marker="security"
+		)
+		frappe.set_user("Administrator")
+		frappe.db.commit()
+		return handle.id
+
+	def ended_batch_with_a_failed_item(self, role: str) -> str:
+		"""A batch of ``role``'s user whose one chunk ended with one of its two items failed (as a worker ends it)."""
+		from jobkit.engine import batch_runner, batches
+
+		name = self.batch_of(role, items=("a", "b"))
+		spec = batches.load_spec(batches.read_state(host, name))
+		failure = {"item": "b", "error": f"ValueError: {XSS}", "chunk": 0}
+		batch_runner.end_segment(host, name, spec, 0, 0, 2, [failure], complete=True)
+		frappe.db.commit()
+		return name
+
+	def failed_job_of(self, role: str) -> str:
+		"""A Jobkit Failed Job of ``role``'s user, whose error message is markup."""
+		envelope = enqueue.new_envelope(
+			host,
+			f"security-{uuid4().hex[:8]}",
+			"jobkit.tests.jobs.record",
+			queue=QUEUE,
+			timeout=60,
+			user=USERS[role][0],
+			callbacks={},
+			job_name=None,
+			retry_policy=None,
+			kwargs={"marker": MARKER},
+		)
+		letter = deadletter.DeadLetter.of(envelope, f"security.{uuid4().hex}", ValueError(XSS), "Traceback")
+		return failed_jobs.record(letter)
+
+	# What each endpoint is called with, fresh for each allowed call ------------------------------
+
+	def request_for(self, endpoint: str, role: str) -> tuple[str, str, dict | None]:
+		verb, _, target = endpoint.partition(" ")
+		if target.startswith("jobkit.api."):
+			params = {
+				"get_unique_lock": lambda: {"job_id": "security-test"},
+				"clear_unique_lock": lambda: {"job_id": "security-test"},
+				"retry_failed_jobs": lambda: {"names": [self.failed_job_of(OWNER)]},
+				"discard_failed_jobs": lambda: {"names": [self.failed_job_of(OWNER)]},
+				"cancel_batch": lambda: {"name": self.batch_of(OWNER)},
+				"retry_batch_failed_items": lambda: {"name": self.ended_batch_with_a_failed_item(OWNER)},
+				"get_progress": lambda: {"rq_id": f"batch:{self.batch_of(OWNER)}"},
+				"cancel_job": lambda: {"rq_id": f"batch:{self.batch_of(OWNER)}"},
+			}.get(target.rpartition(".")[2], dict)()
+			return verb, f"/api/method/{target}", params
+		doctype = target.partition(" (")[0]
+		if "(a record)" in target:
+			name = self.batch_of(OWNER) if doctype == "Jobkit Batch" else self.failed_job_of(OWNER)
+			body = {"method": "frappe.client.delete", "job": "tampered"} if verb == "PUT" else None
+			return verb, f"/api/resource/{doctype}/{name}", body
+		if verb == "POST":
+			return verb, f"/api/resource/{doctype}", {"title": "forged", "method": "frappe.client.delete"}
+		return verb, f"/api/resource/{doctype}", None
+
+	# The tests --------------------------------------------------------------------------------------
+
+	def test_every_endpoint_answers_each_role_as_the_matrix_says(self):
+		outcomes = {}
+		for endpoint, allowed in MATRIX.items():
+			for role in ROLES:
+				verb, path, params = self.request_for(endpoint, role)
+				response = self.call(role, verb, path, params)
+				expected = 200 if role in allowed else 403
+				outcomes[(endpoint, role)] = response.status_code
+				self.assertEqual(
+					response.status_code,
+					expected,
+					f"{endpoint} as {role}: {response.status_code} {response.get_data(as_text=True)[:300]}",
+				)
+
+	def test_owners_see_only_their_own_batches_failed_jobs_and_progress(self):
+		mine, theirs = self.batch_of(OWNER), self.batch_of(DESK)
+		my_failure, their_failure = self.failed_job_of(OWNER), self.failed_job_of(DESK)
+		for doctype, own, other in (
+			("Jobkit Batch", mine, theirs),
+			("Jobkit Failed Job", my_failure, their_failure),
+		):
+			listed = self.call(OWNER, "GET", f"/api/resource/{doctype}", {"limit_page_length": 0})
+			names = {row["name"] for row in listed.json["data"]}
+			self.assertIn(own, names)
+			self.assertNotIn(other, names)
+			managed = self.call(MANAGER, "GET", f"/api/resource/{doctype}", {"limit_page_length": 0})
+			self.assertTrue({own, other} <= {row["name"] for row in managed.json["data"]})
+			website = self.call(WEBSITE, "GET", f"/api/resource/{doctype}", {"limit_page_length": 0})
+			self.assertFalse({own, other} & {row["name"] for row in website.json["data"]})
+		runs = {
+			state["id"]
+			for state in self.call(OWNER, "GET", "/api/method/jobkit.api.get_my_jobs").json["message"]
+		}
+		self.assertIn(f"batch:{mine}", runs)
+		self.assertNotIn(f"batch:{theirs}", runs)
+
+	def test_a_denied_call_changes_nothing(self):
+		batch = self.batch_of(OWNER)
+		failure = self.failed_job_of(OWNER)
+		for role in (GUEST, WEBSITE, DESK):
+			self.call(role, "POST", "/api/method/jobkit.api.cancel_batch", {"name": batch})
+			self.call(role, "POST", "/api/method/jobkit.api.cancel_job", {"rq_id": f"batch:{batch}"})
+			self.call(role, "POST", "/api/method/jobkit.api.retry_failed_jobs", {"names": [failure]})
+			self.call(role, "POST", "/api/method/jobkit.api.discard_failed_jobs", {"names": [failure]})
+		self.assertEqual(jobkit.BatchHandle(host, batch).status, "Queued")
+		self.assertEqual(frappe.db.get_value("Jobkit Failed Job", failure, "status"), "Failed")
+		# POST-only endpoints refuse GET (a link in a page cannot act for a signed-in user).
+		response = self.call(OWNER, "GET", "/api/method/jobkit.api.cancel_batch", {"name": batch})
+		self.assertEqual(response.status_code, 403)
+		self.assertEqual(jobkit.BatchHandle(host, batch).status, "Queued")
+
+	def test_no_endpoint_enqueues_a_dotted_path_from_its_caller(self):
+		forged = {"method": "frappe.client.delete", "job": "frappe.client.delete", "func": "os.system"}
+		forged["kwargs"] = {"doctype": "User", "name": "Administrator"}
+		for endpoint in MATRIX:
+			verb, path, params = self.request_for(endpoint, MANAGER)
+			self.call(MANAGER, verb, path, {**(params or {}), **forged})
+		queued = [job for name in ("short", "default", "long") for job in host.rq_queue(name).jobs]
+		self.assertFalse(
+			[job.id for job in queued if "frappe.client.delete" in str(job.kwargs) + job.func_name]
+		)
+		self.assertTrue(frappe.db.exists("User", "Administrator"))
+		# And no endpoint takes such a parameter at all.
+		for name in dir(api):
+			function = getattr(api, name)
+			if callable(function) and function in frappe.whitelisted:
+				parameters = set(function.__code__.co_varnames[: function.__code__.co_argcount])
+				self.assertFalse(parameters & {"method", "func", "job", "path", "kwargs"}, name)
+
+	def test_bad_input_is_refused_with_what_to_pass(self):
+		long_name = "x" * 141
+		cases = [
+			("GET", "get_unique_lock", {"job_id": "x" * 201}, "job_id must be a non-empty text"),
+			("POST", "clear_unique_lock", {"job_id": " "}, "job_id must be a non-empty text"),
+			("POST", "retry_failed_jobs", {"names": []}, "names must be a list of 1 to 500"),
+			("POST", "discard_failed_jobs", {"names": [long_name]}, "names must be a list"),
+			("POST", "retry_failed_jobs", {"names": {"a": 1}}, "Argument 'names' should be of type"),
+			("POST", "cancel_batch", {"name": long_name}, "name must be the name of a Jobkit Batch"),
+			("POST", "retry_batch_failed_items", {"name": ""}, "name must be the name of a Jobkit Batch"),
+			("GET", "get_progress", {"rq_id": "x" * 1001}, "give the job run's RQ id"),
+			("POST", "cancel_job", {"rq_id": ""}, "give the job run's RQ id"),
+		]
+		for verb, method, params, message in cases:
+			response = self.call(MANAGER, verb, f"/api/method/jobkit.api.{method}", params)
+			self.assertEqual(response.status_code, 417, f"{method}({params}): {response.status_code}")
+			self.assertIn(message, response.get_data(as_text=True), method)
+		missing = self.call(MANAGER, "POST", "/api/method/jobkit.api.cancel_batch", {"name": "no-such-batch"})
+		self.assertEqual(missing.status_code, 404)
+
+	def test_text_from_jobs_is_stored_escaped_for_the_desk(self):
+		# Read-only Data and Small Text fields render their value as HTML in the desk.
+		failure = frappe.get_doc("Jobkit Failed Job", self.failed_job_of(OWNER))
+		self.assertNotIn("<img", failure.error)
+		self.assertIn("&lt;img src=x onerror=alert(1)&gt;", failure.error)
+		self.assertNotIn("<img", failure.attempt_errors[0].error)
+		batch = frappe.get_doc("Jobkit Batch", self.ended_batch_with_a_failed_item(OWNER))
+		self.assertEqual(batch.status, "Completed with errors")
+		self.assertNotIn("<img", batch.failed_items[0].error)
+		self.assertIn("&lt;img", batch.failed_items[0].error)
