@@ -1,0 +1,542 @@
+"""Chaos soak: a mixed workload under worker kills, a Redis restart and two promoters loses nothing.
+
+    python benchmarks/soak.py [--minutes 3] [--workers 3] [--seed N]
+
+On a real Redis (appendonly, fsync every second) with real forking RQ workers and the plain-RQ
+host, for ``--minutes`` two producers enqueue a mix of jobs: unique jobs under contention
+(``until_executed`` and ``while_executing`` keys shared by many calls), jobs that fail and are
+retried with backoff (some until they are dead letters), delayed jobs, jobs holding
+``jobkit.lock``, jobs reporting ``jobkit.progress``, and two batches with per-item failures.
+Meanwhile a chaos loop SIGKILLs a random worker (its whole process group: the worker and the job
+it runs) every few seconds and starts another, restarts the Redis server once (SIGTERM, as an
+init system does), and two ``jobkit.engine.promoter`` processes promote and reap at once.
+
+Then the producers stop, the workers drain, and the invariants are checked; the exit code is 1 if
+any fails:
+- nothing lost: every accepted job ran to success or is in the dead-letter set;
+- no two runs of one unique job id overlapped;
+- no lock was held by two owners at once;
+- each batch's counts are exact, every item ran, and on_complete ran once;
+- after the drain no unique key, lock or in-flight run is left;
+- each progress-reporting job's kept state is its final one.
+
+A run's interval is what it recorded (start to end); a run that was killed ends when its process
+group was killed. All processes share this machine's clock.
+"""
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import redis
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import jobkit
+from benchmarks.soak_jobs import Flaky
+from jobkit.engine import keys
+from tests.redis_server import RedisServer, start_redis
+
+NAMESPACE = "soak"
+LEASE_SECONDS = 5  # short, so that a killed run is reaped within seconds
+QUEUES = ("default", "short")
+UNIQUE_KEYS = {"until_executed": ["ue-0", "ue-1", "ue-2", "ue-3"], "while_executing": ["we-0", "we-1"]}
+LOCK_NAMES = ["soak-lock-0", "soak-lock-1"]
+BATCH_ITEMS = 1500
+RETRY = jobkit.Retry(max_attempts=6, backoff=0.5, max_backoff=3, retry_on=(Flaky,))
+DOOMED_RETRY = jobkit.Retry(max_attempts=2, backoff=0.5, max_backoff=1, retry_on=(Flaky,))
+DRAIN_SECONDS = 240
+# Jobs waiting on the queues above which the producers pause.
+MAX_BACKLOG = 60
+CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+
+
+@dataclass
+class Soak:
+	server: RedisServer
+	directory: Path
+	workers: int
+	rng: random.Random
+	accepted: dict = field(default_factory=dict)  # ticket -> kind
+	doomed: set = field(default_factory=set)
+	refused: Counter = field(default_factory=Counter)
+	kills: list = field(default_factory=list)  # (pgid, time)
+	died: list = field(default_factory=list)  # (pgid, time) of workers found dead, not killed here
+	restarts: int = 0
+	batches: dict = field(default_factory=dict)  # name -> handle
+	lock: threading.Lock = field(default_factory=threading.Lock)
+	stop: threading.Event = field(default_factory=threading.Event)
+	processes: list = field(default_factory=list)
+	figures: dict = field(default_factory=dict)
+
+	# Processes --------------------------------------------------------------------------------
+
+	def start_worker(self) -> subprocess.Popen:
+		command = [sys.executable, "-m", "rq.cli", "worker", "--url", self.server.url, "--path", str(REPO)]
+		command += ["--worker-class", "jobkit.engine.worker.Worker", "--logging_level", "WARNING", *QUEUES]
+		log = open(self.directory / f"worker-{len(self.processes)}.log", "w")
+		process = subprocess.Popen(
+			command, cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+		)
+		self.processes.append(process)
+		return process
+
+	def start_promoter(self, number: int) -> subprocess.Popen:
+		command = [sys.executable, "-m", "jobkit.engine.promoter", "--url", self.server.url]
+		command += ["--interval", "0.5", "--namespace", NAMESPACE]
+		log = open(self.directory / f"promoter-{number}.log", "w")
+		return subprocess.Popen(command, cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT)
+
+	# Producers ------------------------------------------------------------------------------------
+
+	def produce(self, until: float) -> None:
+		kinds = ["unique"] * 4 + ["retry"] * 2 + ["delayed"] * 2 + ["lock", "progress", "plain"]
+		connection = jobkit.get_host().connection
+		while time.time() < until and not self.stop.is_set():
+			try:
+				backlog = sum(connection.llen(f"rq:queue:{name}") for name in QUEUES)
+			except CONNECTION_ERRORS:
+				backlog = 0
+			if backlog > MAX_BACKLOG:
+				# Keep the workers busy, not buried: the chaos is about kills, not an endless queue.
+				time.sleep(0.2)
+				continue
+			kind = self.rng.choice(kinds)
+			ticket = f"{kind}-{os.urandom(6).hex()}"
+			try:
+				if self.enqueue(kind, ticket, until):
+					with self.lock:
+						self.accepted[ticket] = kind
+				else:
+					self.refused[kind] += 1
+			except CONNECTION_ERRORS:
+				# Redis is restarting: this call was not accepted (the caller knows, and may retry).
+				self.refused["connection error"] += 1
+				time.sleep(0.2)
+			time.sleep(self.rng.uniform(0.02, 0.12))
+
+	def enqueue(self, kind: str, ticket: str, until: float) -> bool:
+		"""Enqueue one job; False when it was not accepted (a duplicate of a held unique job)."""
+		rng = self.rng
+		if kind == "unique":
+			# while_executing runs wait for each other, holding a worker: fewer of them.
+			lock_type = "while_executing" if rng.random() < 0.25 else "until_executed"
+			key = rng.choice(UNIQUE_KEYS[lock_type])
+			handle = jobkit.enqueue(
+				"benchmarks.soak_jobs.unique_work",
+				queue=rng.choice(QUEUES),
+				job_id=key,
+				unique=lock_type,
+				on_conflict="skip",
+				retry=RETRY,
+				ticket=ticket,
+				key=key,
+				seconds=rng.uniform(0.2, 1.2),
+			)
+			return not handle.duplicate
+		if kind == "retry":
+			doomed = rng.random() < 0.2
+			jobkit.enqueue(
+				"benchmarks.soak_jobs.flaky",
+				retry=DOOMED_RETRY if doomed else RETRY,
+				ticket=ticket,
+				failures=9 if doomed else rng.choice([1, 2]),
+			)
+			if doomed:
+				with self.lock:
+					self.doomed.add(ticket)
+			return True
+		if kind == "delayed":
+			delay = rng.uniform(0.5, max(1.0, min(20.0, until - time.time())))
+			jobkit.enqueue(
+				"benchmarks.soak_jobs.delayed",
+				delay=delay,
+				retry=RETRY,
+				ticket=ticket,
+				due=time.time() + delay,
+			)
+			return True
+		if kind == "lock":
+			jobkit.enqueue(
+				"benchmarks.soak_jobs.locked",
+				queue=rng.choice(QUEUES),
+				retry=RETRY,
+				ticket=ticket,
+				name=rng.choice(LOCK_NAMES),
+				seconds=rng.uniform(0.1, 0.8),
+			)
+			return True
+		if kind == "progress":
+			jobkit.enqueue("benchmarks.soak_jobs.reporting", retry=RETRY, ticket=ticket, steps=40)
+			return True
+		jobkit.enqueue("benchmarks.soak_jobs.delayed", retry=RETRY, ticket=ticket, due=time.time())
+		return True
+
+	def start_batch(self, name: str) -> None:
+		while True:
+			try:
+				self.batches[name] = jobkit.batch(
+					"benchmarks.soak_jobs.batch_item",
+					items=list(range(BATCH_ITEMS)),
+					chunk_size=30,
+					per_item=True,
+					max_parallel=3,
+					retry=jobkit.Retry(max_attempts=12, backoff=0.5, max_backoff=3),
+					on_complete="benchmarks.soak_jobs.batch_completed",
+					title=f"soak batch {name}",
+					batch=name,
+				)
+				return
+			except CONNECTION_ERRORS:
+				time.sleep(0.5)
+
+	# Chaos ----------------------------------------------------------------------------------------
+
+	def chaos(self, until: float, restart_at: float) -> None:
+		next_kill = time.time() + self.rng.uniform(2, 4)
+		while time.time() < until and not self.stop.is_set():
+			now = time.time()
+			if self.restarts == 0 and now >= restart_at:
+				self.server = self.server.restart()
+				self.restarts += 1
+			if now >= next_kill:
+				self.kill_a_worker()
+				next_kill = now + self.rng.uniform(3, 6)
+			self.replace_dead_workers()
+			time.sleep(0.2)
+
+	def live_workers(self) -> list[subprocess.Popen]:
+		return [process for process in self.processes if process.poll() is None]
+
+	def kill_a_worker(self) -> None:
+		victim = self.rng.choice(self.live_workers())
+		os.killpg(victim.pid, signal.SIGKILL)  # the worker and the job it runs: a lost machine
+		victim.wait()
+		victim.replaced = True
+		self.kills.append((victim.pid, time.time()))
+		self.start_worker()
+
+	def replace_dead_workers(self) -> None:
+		for process in list(self.live_workers_or_dead()):
+			if process.poll() is not None and not getattr(process, "replaced", False):
+				process.replaced = True
+				if all(pgid != process.pid for pgid, _ in self.kills):
+					self.died.append((process.pid, time.time()))
+				self.start_worker()
+
+	def live_workers_or_dead(self) -> list[subprocess.Popen]:
+		return [p for p in self.processes if not getattr(p, "replaced", False)]
+
+
+def _env() -> dict:
+	env = {key: value for key, value in os.environ.items() if not key.startswith("JOBKIT_")}
+	env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+	return env
+
+
+def run(minutes: float, workers: int, seed: int) -> int:
+	directory = Path(tempfile.mkdtemp(prefix="jobkit-soak-"))
+	server = start_redis(directory, "--appendonly", "yes", "--appendfsync", "everysec")
+	soak = Soak(server, directory, workers, random.Random(seed))
+	jobkit.configure(
+		redis_url=server.url,
+		namespace=NAMESPACE,
+		lease_seconds=LEASE_SECONDS,
+		queues={name: 120 for name in QUEUES},
+	)
+	promoters = [soak.start_promoter(number) for number in (1, 2)]
+	for _ in range(workers):
+		soak.start_worker()
+	started = time.time()
+	until = started + minutes * 60
+	print(f"soak: {minutes:g} min, {workers} workers, seed {seed}, logs in {directory}", flush=True)
+	try:
+		soak.start_batch("A")
+		producers = [threading.Thread(target=soak.produce, args=(until,)) for _ in range(2)]
+		chaos = threading.Thread(target=soak.chaos, args=(until, started + (until - started) * 0.45))
+		for thread in [*producers, chaos]:
+			thread.start()
+		time.sleep((until - started) * 0.3)
+		soak.start_batch("B")
+		for thread in [*producers, chaos]:
+			thread.join()
+		print(f"soak: load ended after {time.time() - started:.0f} s; draining", flush=True)
+		drained = drain(soak)
+		results = check(soak, drained)
+	finally:
+		soak.stop.set()
+		for process in soak.live_workers():
+			os.killpg(process.pid, signal.SIGTERM)
+		for process in [*soak.processes, *promoters]:
+			if process.poll() is None:
+				process.terminate()
+			try:
+				process.wait(timeout=30)
+			except subprocess.TimeoutExpired:
+				process.kill()
+		soak.server.stop()
+	return report(soak, results, time.time() - started)
+
+
+def finished_tokens(connection, soak: Soak) -> set[str]:
+	done = {member.decode() for member in connection.smembers("soak:ok")}
+	dead = {letter.job["kwargs"].get("ticket") for letter in jobkit.dead_letters().list(limit=100_000)}
+	return done | dead
+
+
+def drain(soak: Soak) -> bool:
+	"""Wait until every accepted job and both batches have ended, then until no key is held."""
+	connection = jobkit.get_host().connection
+	deadline = time.time() + DRAIN_SECONDS
+	next_note = time.time() + 15
+	while time.time() < deadline:
+		soak.replace_dead_workers()
+		open_jobs = set(soak.accepted) - finished_tokens(connection, soak)
+		batches_open = [name for name, handle in soak.batches.items() if not handle.state()["finished_at"]]
+		held = held_keys(connection)
+		if not open_jobs and not batches_open and not held:
+			print(f"soak: drained in {DRAIN_SECONDS - (deadline - time.time()):.0f} s", flush=True)
+			return True
+		if time.time() >= next_note:
+			print(
+				f"soak: draining: {len(open_jobs)} jobs and {len(batches_open)} batches open, "
+				f"{len(held)} keys held",
+				flush=True,
+			)
+			next_note = time.time() + 15
+		time.sleep(1)
+	return False
+
+
+def held_keys(connection) -> list[str]:
+	patterns = [
+		keys.UNIQUE.format(namespace=NAMESPACE, job_id="*"),
+		keys.RUNNING.format(namespace=NAMESPACE, job_id="*"),
+		keys.LOCK.format(namespace=NAMESPACE, name="*"),
+	]
+	held = [key.decode() for pattern in patterns for key in connection.scan_iter(match=pattern, count=500)]
+	if connection.zcard(keys.in_flight(NAMESPACE)):
+		held.append(keys.in_flight(NAMESPACE))
+	return held
+
+
+def intervals(entries: list[dict], soak: Soak, start_event: str, end_event: str, group: str):
+	"""Per ``group`` value, the (start, end, rq_id) of each run; a killed run ends at its kill."""
+	ends = {entry["rq_id"]: entry["at"] for entry in entries if entry["event"] == end_event}
+	stops = sorted([*soak.kills, *soak.died], key=lambda stop: stop[1])
+	by_group, unknown = defaultdict(list), 0
+	for entry in entries:
+		if entry["event"] != start_event:
+			continue
+		end = ends.get(entry["rq_id"])
+		if end is None:
+			end = next((at for pgid, at in stops if pgid == entry["pgid"] and at >= entry["at"]), None)
+		if end is None:
+			unknown += 1  # its process was not killed here, yet it recorded no end
+			end = entry["at"]
+		by_group[entry[group]].append((entry["at"], end, entry["rq_id"]))
+	return by_group, unknown
+
+
+def overlaps(by_group: dict) -> list[str]:
+	found = []
+	for name, runs in by_group.items():
+		latest_end, latest = float("-inf"), None
+		for start, end, rq_id in sorted(runs):
+			if start < latest_end:
+				found.append(f"{name}: {rq_id} started {latest_end - start:.3f} s before {latest} ended")
+			if end > latest_end:
+				latest_end, latest = end, rq_id
+	return found
+
+
+def diagnose(connection, tickets: list[str]) -> list[str]:
+	"""Where the RQ jobs of lost tickets are: their status, and which queue or registry holds them."""
+	from rq.job import Job
+	from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+	if not tickets:
+		return []
+	found = {ticket: [] for ticket in tickets}
+	for key in connection.scan_iter(match=Job.redis_job_namespace_prefix + "*", count=1000):
+		job_id = key.decode()[len(Job.redis_job_namespace_prefix) :]
+		try:
+			job = Job.fetch(job_id, connection=connection)
+			ticket = job.kwargs.get("job", {}).get("kwargs", {}).get("ticket")
+		except Exception:
+			continue
+		if ticket in found:
+			queue = jobkit.get_host().rq_queue(job.origin)
+			places = [
+				name
+				for name, ids in (
+					("queue", queue.get_job_ids()),
+					("started", StartedJobRegistry(queue=queue).get_job_ids()),
+					("failed", FailedJobRegistry(queue=queue).get_job_ids()),
+					("scheduled", ScheduledJobRegistry(queue=queue).get_job_ids()),
+				)
+				if job.id in ids
+			]
+			found[ticket].append(
+				f"{job.id} {job.get_status()} in {', '.join(places) or 'no queue or registry'}"
+			)
+	return [f"{ticket}: {'; '.join(jobs) or 'no RQ job'}" for ticket, jobs in found.items()]
+
+
+def check(soak: Soak, drained: bool) -> list[tuple[str, bool, str]]:
+	connection = jobkit.get_host().connection
+	runs = [json.loads(raw) for raw in connection.lrange("soak:runs", 0, -1)]
+	holds = [json.loads(raw) for raw in connection.lrange("soak:holds", 0, -1)]
+	results = []
+
+	missing = set(soak.accepted) - finished_tokens(connection, soak)
+	results.append(
+		(
+			"nothing lost (success or dead letter)",
+			not missing,
+			f"{len(soak.accepted) - len(missing)}/{len(soak.accepted)} accepted jobs accounted for"
+			+ "".join(f"; {line}" for line in diagnose(connection, sorted(missing)[:3])),
+		)
+	)
+
+	unique_runs, unknown_unique = intervals(
+		[entry for entry in runs if entry["kind"] == "unique"], soak, "start", "end", "key"
+	)
+	unique_overlaps = overlaps(unique_runs)
+	results.append(
+		(
+			"no unique job ran twice at once",
+			not unique_overlaps,
+			f"{sum(map(len, unique_runs.values()))} runs of {len(unique_runs)} ids"
+			+ (f"; {unique_overlaps[:2]}" if unique_overlaps else "")
+			+ (f"; {unknown_unique} ended unseen" if unknown_unique else ""),
+		)
+	)
+
+	lock_holds, unknown_holds = intervals(holds, soak, "acquired", "releasing", "name")
+	lock_overlaps = overlaps(lock_holds)
+	results.append(
+		(
+			"no lock held by two owners",
+			not lock_overlaps,
+			f"{sum(map(len, lock_holds.values()))} holds of {len(lock_holds)} locks"
+			+ (f"; {lock_overlaps[:2]}" if lock_overlaps else "")
+			+ (f"; {unknown_holds} ended unseen" if unknown_holds else ""),
+		)
+	)
+
+	completions = Counter(
+		json.loads(raw)["batch"] for raw in connection.lrange("soak:batch-completions", 0, -1)
+	)
+	bad = sum(1 for item in range(BATCH_ITEMS) if item % 50 == 7)
+	for name, handle in soak.batches.items():
+		state = handle.state()
+		item_runs = connection.hlen(f"soak:batch-runs:{name}")
+		exact = (state["total"], state["done"], state["failed"]) == (BATCH_ITEMS, BATCH_ITEMS - bad, bad)
+		ok = exact and item_runs == BATCH_ITEMS and completions[handle.id] == 1
+		results.append(
+			(
+				f"batch {name}: counts exact, on_complete once",
+				ok,
+				f"{state['status']}: done {state['done']}, failed {state['failed']} of {state['total']} "
+				f"(expected {BATCH_ITEMS - bad}/{bad}); items run {item_runs}; "
+				f"on_complete {completions[handle.id]}x",
+			)
+		)
+
+	left = held_keys(connection)
+	results.append(
+		(
+			"no key left after drain",
+			drained and not left,
+			"unique keys, locks and in-flight runs: " + (", ".join(left[:5]) if left else "none"),
+		)
+	)
+
+	ended_progress = [entry for entry in runs if entry["kind"] == "progress" and entry["event"] == "end"]
+	wrong = []
+	for entry in ended_progress:
+		state = jobkit.progress_of(entry["rq_id"])
+		if not state or state["status"] != "done" or state["done"] != state["total"]:
+			wrong.append(entry["rq_id"])
+	results.append(
+		(
+			"progress kept in its final state",
+			not wrong,
+			f"{len(ended_progress) - len(wrong)}/{len(ended_progress)} runs"
+			+ (f"; e.g. {wrong[:2]}" if wrong else ""),
+		)
+	)
+	letters = jobkit.dead_letters().list(limit=100_000)
+	soak.figures = {
+		"runs": runs,
+		"duplicates": len(unique_overlaps) + len(lock_overlaps),
+		"dead letters": len(letters),
+		"other dead letters": [
+			letter.error for letter in letters if letter.job["kwargs"].get("ticket") not in soak.doomed
+		],
+	}
+	return results
+
+
+def report(soak: Soak, results: list, seconds: float) -> int:
+	runs = soak.figures["runs"]
+	starts = [entry for entry in runs if entry["event"] == "start"]
+	unexpected = soak.figures["other dead letters"]
+	versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("rq", "redis"))
+	print(f"\njobkit chaos soak ({versions}), {seconds:.0f} s in all\n")
+	print(f"  {'invariant':42} {'result':6}  detail")
+	for name, passed, detail in results:
+		print(f"  {name:42} {'ok' if passed else 'FAILED':6}  {detail}")
+	accepted = Counter(soak.accepted.values())
+	print("\nfigures")
+	print(
+		f"  jobs accepted        {len(soak.accepted)} ({', '.join(f'{k} {v}' for k, v in sorted(accepted.items()))})"
+	)
+	print(
+		f"  not accepted         {sum(soak.refused.values())} ({', '.join(f'{k} {v}' for k, v in sorted(soak.refused.items()))})"
+	)
+	print(f"  executions           {len(starts)} job runs, plus {2 * BATCH_ITEMS} batch items")
+	print(f"  kills survived       {len(soak.kills)} worker process groups SIGKILLed")
+	print(f"  workers died else    {len(soak.died)}")
+	print(f"  redis restarts       {soak.restarts}")
+	print(
+		f"  retries              {sum(1 for entry in starts if entry['attempt'] > 1)} runs after a first attempt"
+	)
+	print(
+		f"  dead letters         {soak.figures['dead letters']} ({len(soak.doomed)} doomed by design, {len(unexpected)} other)"
+	)
+	print(f"  duplicates           {soak.figures['duplicates']}")
+	failed = [name for name, passed, _ in results if not passed]
+	print(f"\n{'FAILED: ' + '; '.join(failed) if failed else 'all invariants hold'}")
+	return 1 if failed else 0
+
+
+def main() -> None:
+	parser = argparse.ArgumentParser(
+		description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+	)
+	parser.add_argument("--minutes", type=float, default=3.0, help="how long the load runs (default 3)")
+	parser.add_argument("--workers", type=int, default=3, help="forking RQ workers (default 3)")
+	parser.add_argument("--seed", type=int, default=None, help="random seed (default: a new one)")
+	args = parser.parse_args()
+	if not args.minutes > 0 or args.workers < 2:
+		parser.error("--minutes must be more than 0 and --workers at least 2")
+	seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+	sys.exit(run(args.minutes, args.workers, seed))
+
+
+if __name__ == "__main__":
+	main()
