@@ -198,3 +198,21 @@ def test_a_job_whose_worker_died_before_its_run_began_is_retried(short_lease, co
 		stop_workers(worker)
 	assert read_log(conn, "abandoned") == ["ran"]
 	assert reaper.reap(short_lease, now=time.time() + 120) == []  # taken once
+
+
+def test_a_job_taken_by_a_worker_lost_before_its_work_horse_is_retried(
+	short_lease, conn, redis_url, promoter
+):
+	# The worker takes the job off its queue and dies before forking: RQ has recorded nothing
+	# (rq 1.x records the run in the work-horse), so only jobkit's worker knows of the job.
+	handle = jobkit.enqueue("tests.fixtures.record", retry=ONE_RETRY, key="taken", value="ran")
+	lost = start_worker(redis_url, worker_class="lost before its work-horse")
+	assert lost.wait(timeout=30) == 9
+	queue = short_lease.rq_queue("default")
+	assert handle.rq_id not in queue.job_ids
+	worker = start_worker(redis_url, worker_class="jobkit")
+	try:
+		wait_for(lambda: read_log(conn, "taken"), "the retried attempt to run")
+	finally:
+		stop_workers(worker)
+	assert read_log(conn, "taken") == ["ran"]

@@ -16,6 +16,8 @@ WORKER_CLASSES = {
 	"simple": "rq.worker.SimpleWorker",
 	# A forking worker whose parent heartbeats every second while a job runs (RQ's default: 30 s).
 	"prompt": "tests.workers.PromptHeartbeatWorker",
+	"jobkit": "jobkit.engine.worker.Worker",
+	"lost before its work-horse": "tests.workers.LostBeforeItsWorkHorse",
 }
 
 BURST_TIMEOUT_SECONDS = 120
@@ -178,9 +180,17 @@ def wait_for(predicate: Callable[[], object], what: str, timeout: float = WAIT_S
 try:
 	from rq.worker import Worker as _Worker
 
+	from jobkit.engine.worker import Worker as _JobkitWorker
+
 	class PromptHeartbeatWorker(_Worker):
 		def __init__(self, *args, **kwargs):
 			kwargs["job_monitoring_interval"] = 1
 			super().__init__(*args, **kwargs)
+
+	class LostBeforeItsWorkHorse(_JobkitWorker):
+		"""jobkit's worker, lost (exit 9, as if SIGKILLed) after taking a job, before forking."""
+
+		def fork_work_horse(self, job, queue):
+			os._exit(9)
 except ImportError:  # imported by the test session only where rq is installed
 	pass

@@ -101,7 +101,6 @@ def adopt_abandoned(host: Host, now: float, limit: int = REAP_LIMIT) -> list[Rea
 	reaper each, and retries or records them like any lost run, leaving the job failed in RQ's
 	failed registry as RQ's own clean-up would.
 	"""
-	from rq.exceptions import NoSuchJobError
 	from rq.job import Job
 	from rq.registry import FailedJobRegistry, StartedJobRegistry
 
@@ -118,9 +117,9 @@ def adopt_abandoned(host: Host, now: float, limit: int = REAP_LIMIT) -> list[Rea
 				continue  # its runner started: the in-flight registry says what became of it
 			try:
 				rq_job = Job.fetch(rq_id, connection=connection)
-			except NoSuchJobError:
+				envelope = host.envelope_of(rq_job)
+			except Exception:  # gone, or another app's job this process cannot unpickle
 				continue
-			envelope = host.envelope_of(rq_job)
 			if envelope is None or envelope["ns"] != host.namespace:
 				continue  # not a jobkit job of this host: RQ's clean-up handles it
 			if not connection.zrem(registry.key, entry):
