@@ -395,6 +395,16 @@ def diagnose(connection, tickets: list[str]) -> list[str]:
 	return [f"{ticket}: {'; '.join(jobs) or 'no RQ job'}" for ticket, jobs in found.items()]
 
 
+def exclusive(name: str, found: tuple, what: str, of: str) -> tuple[str, bool, str]:
+	"""The result line of an invariant that no two intervals of one group overlap."""
+	by_group, unknown = found
+	overlapping = overlaps(by_group)
+	detail = f"{sum(map(len, by_group.values()))} {what} of {len(by_group)} {of}"
+	detail += f"; {overlapping[:2]}" if overlapping else ""
+	detail += f"; {unknown} ended unseen" if unknown else ""
+	return name, not overlapping, detail
+
+
 def check(soak: Soak, drained: bool) -> list[tuple[str, bool, str]]:
 	connection = jobkit.get_host().connection
 	runs = [json.loads(raw) for raw in connection.lrange("soak:runs", 0, -1)]
@@ -411,31 +421,12 @@ def check(soak: Soak, drained: bool) -> list[tuple[str, bool, str]]:
 		)
 	)
 
-	unique_runs, unknown_unique = intervals(
+	unique_runs = intervals(
 		[entry for entry in runs if entry["kind"] == "unique"], soak, "start", "end", "key"
 	)
-	unique_overlaps = overlaps(unique_runs)
-	results.append(
-		(
-			"no unique job ran twice at once",
-			not unique_overlaps,
-			f"{sum(map(len, unique_runs.values()))} runs of {len(unique_runs)} ids"
-			+ (f"; {unique_overlaps[:2]}" if unique_overlaps else "")
-			+ (f"; {unknown_unique} ended unseen" if unknown_unique else ""),
-		)
-	)
-
-	lock_holds, unknown_holds = intervals(holds, soak, "acquired", "releasing", "name")
-	lock_overlaps = overlaps(lock_holds)
-	results.append(
-		(
-			"no lock held by two owners",
-			not lock_overlaps,
-			f"{sum(map(len, lock_holds.values()))} holds of {len(lock_holds)} locks"
-			+ (f"; {lock_overlaps[:2]}" if lock_overlaps else "")
-			+ (f"; {unknown_holds} ended unseen" if unknown_holds else ""),
-		)
-	)
+	results.append(exclusive("no unique job ran twice at once", unique_runs, "runs", "ids"))
+	lock_holds = intervals(holds, soak, "acquired", "releasing", "name")
+	results.append(exclusive("no lock held by two owners", lock_holds, "holds", "locks"))
 
 	completions = Counter(
 		json.loads(raw)["batch"] for raw in connection.lrange("soak:batch-completions", 0, -1)
@@ -482,7 +473,7 @@ def check(soak: Soak, drained: bool) -> list[tuple[str, bool, str]]:
 	letters = jobkit.dead_letters().list(limit=100_000)
 	soak.figures = {
 		"runs": runs,
-		"duplicates": len(unique_overlaps) + len(lock_overlaps),
+		"duplicates": len(overlaps(unique_runs[0])) + len(overlaps(lock_holds[0])),
 		"dead letters": len(letters),
 		"other dead letters": [
 			letter.error for letter in letters if letter.job["kwargs"].get("ticket") not in soak.doomed

@@ -120,7 +120,18 @@ class TestFailedJobs(SiteJobsTestCase):
 					api.discard_failed_jobs(names=[record.name])
 		frappe.set_user("Administrator")
 		self.assertEqual(frappe.db.get_value("Jobkit Failed Job", record.name, "status"), "Failed")
-		self.assertFalse(frappe.has_permission("Jobkit Failed Job", "read", user=TEST_USER))
+		# The job's own user may read its record, not change it; another user may not even read it.
+		read, write = (
+			frappe.has_permission("Jobkit Failed Job", ptype, doc=record.name, user=TEST_USER)
+			for ptype in ("read", "write")
+		)
+		self.assertEqual((read, write), (True, False))
+		ensure_user("jobkit.stranger@example.com", "Stranger", ("Desk User",))
+		self.assertFalse(
+			frappe.has_permission(
+				"Jobkit Failed Job", "read", doc=record.name, user="jobkit.stranger@example.com"
+			)
+		)
 
 	def test_a_discarded_record_is_not_retried(self):
 		record = self.failed_job_of(
