@@ -1,11 +1,12 @@
 """Batches: work over many items, cut into chunks that run as jobs, with one fan-in at the end.
 
 ``jobkit.batch(method, items=... | query=..., chunk_size=100, max_parallel=4, ...)`` plans the
-chunks and writes them, with one jobkit job per chunk, in one transaction; at most
-``max_parallel`` of those jobs are queued, and each chunk that ends queues the next. The counts are kept in Redis by one script call per ended
-segment, so they stay exact when chunks end together, are retried, or run again after their
-worker died (the reaper); the call that ends the last chunk is the one that finishes the batch
-and runs ``on_complete`` (see ``batch_runner``).
+chunks and writes them with one jobkit job per chunk; one transaction then makes them the batch's
+and queues at most ``max_parallel`` of the jobs, and each chunk that ends queues the next. The
+counts are kept in Redis by one script call per ended segment, so they stay exact when chunks
+end together, are retried, or run again after their worker died (the reaper); the call that
+ends the last chunk is the one that finishes the batch and runs ``on_complete`` (see
+``batch_runner``).
 
 A query is planned by keyset pagination: only the chunk boundaries are kept (one key per chunk),
 and each chunk loads its own items when it runs, so planning a million rows never holds them.
@@ -376,8 +377,6 @@ def retry_failed(host: Host, batch_id: str, **options) -> BatchHandle:
 
 def rq_job_prefix() -> str:
 	"""Where RQ keeps job hashes ("rq:job:"), for the scripts that write parked chunks' jobs."""
-	from rq.job import Job
-
 	return Job.redis_job_namespace_prefix
 
 
