@@ -67,7 +67,6 @@ CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 class Soak:
 	server: RedisServer
 	directory: Path
-	workers: int
 	rng: random.Random
 	accepted: dict = field(default_factory=dict)  # ticket -> kind
 	doomed: set = field(default_factory=set)
@@ -229,14 +228,13 @@ class Soak:
 		self.start_worker()
 
 	def replace_dead_workers(self) -> None:
-		for process in list(self.live_workers_or_dead()):
-			if process.poll() is not None and not getattr(process, "replaced", False):
+		for process in self.unreplaced_workers():
+			if process.poll() is not None:  # it exited by itself: one killed here is replaced at once
 				process.replaced = True
-				if all(pgid != process.pid for pgid, _ in self.kills):
-					self.died.append((process.pid, time.time()))
+				self.died.append((process.pid, time.time()))
 				self.start_worker()
 
-	def live_workers_or_dead(self) -> list[subprocess.Popen]:
+	def unreplaced_workers(self) -> list[subprocess.Popen]:
 		return [p for p in self.processes if not getattr(p, "replaced", False)]
 
 
@@ -249,7 +247,7 @@ def _env() -> dict:
 def run(minutes: float, workers: int, seed: int) -> int:
 	directory = Path(tempfile.mkdtemp(prefix="jobkit-soak-"))
 	server = start_redis(directory, "--appendonly", "yes", "--appendfsync", "everysec")
-	soak = Soak(server, directory, workers, random.Random(seed))
+	soak = Soak(server, directory, random.Random(seed))
 	jobkit.configure(
 		redis_url=server.url,
 		namespace=NAMESPACE,
@@ -290,7 +288,7 @@ def run(minutes: float, workers: int, seed: int) -> int:
 	return report(soak, results, time.time() - started)
 
 
-def finished_tokens(connection, soak: Soak) -> set[str]:
+def finished_tickets(connection) -> set[str]:
 	done = {member.decode() for member in connection.smembers("soak:ok")}
 	dead = {letter.job["kwargs"].get("ticket") for letter in jobkit.dead_letters().list(limit=100_000)}
 	return done | dead
@@ -303,7 +301,7 @@ def drain(soak: Soak) -> bool:
 	next_note = time.time() + 15
 	while time.time() < deadline:
 		soak.replace_dead_workers()
-		open_jobs = set(soak.accepted) - finished_tokens(connection, soak)
+		open_jobs = set(soak.accepted) - finished_tickets(connection)
 		batches_open = [name for name, handle in soak.batches.items() if not handle.state()["finished_at"]]
 		held = held_keys(connection)
 		if not open_jobs and not batches_open and not held:
@@ -411,7 +409,7 @@ def check(soak: Soak, drained: bool) -> list[tuple[str, bool, str]]:
 	holds = [json.loads(raw) for raw in connection.lrange("soak:holds", 0, -1)]
 	results = []
 
-	missing = set(soak.accepted) - finished_tokens(connection, soak)
+	missing = set(soak.accepted) - finished_tickets(connection)
 	results.append(
 		(
 			"nothing lost (success or dead letter)",

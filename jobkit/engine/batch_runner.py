@@ -87,9 +87,9 @@ def chunk_job(host: Host, batch_id: str, spec, index: int, start: int, user, *, 
 		timeout=spec.timeout,
 		user=user or None,
 		callbacks={"on_failure": batches.CHUNK_FAILED_PATH},
-		job_name=f"{spec.method} (batch {batch_id[:8]}, chunk {index})",
+		job_name=segment_job_name(spec, batch_id, index),
 		retry_policy=spec.retry,
-		kwargs={"batch_id": batch_id, "index": index, "start": start},
+		kwargs=segment_kwargs(batch_id, index, start),
 	)
 	envelope[runner.JOINS_IN_FLIGHT] = True
 	_, job = rqjob.create(host, envelope, host.rq_job_id(job_id), status="deferred" if parked else None)
@@ -98,6 +98,15 @@ def chunk_job(host: Host, batch_id: str, spec, index: int, start: int, user, *, 
 
 def segment_job_id(batch_id: str, index: int, start: int) -> str:
 	return f"batch::{batch_id}::{index}::{start}"
+
+
+def segment_job_name(spec, batch_id: str, index: int) -> str:
+	return f"{spec.method} (batch {batch_id[:8]}, chunk {index})"
+
+
+def segment_kwargs(batch_id: str, index: int, start: int) -> dict:
+	"""What ``run_chunk`` is called with for one segment."""
+	return {"batch_id": batch_id, "index": index, "start": start}
 
 
 def enqueue_continuation(host: Host, batch_id: str, spec, index: int, start: int, user) -> None:
@@ -113,9 +122,9 @@ def enqueue_continuation(host: Host, batch_id: str, spec, index: int, start: int
 		job_id=segment_job_id(batch_id, index, start),
 		retry=spec.retry,
 		on_failure=batches.CHUNK_FAILED_PATH,
-		job_name=f"{spec.method} (batch {batch_id[:8]}, chunk {index})",
+		job_name=segment_job_name(spec, batch_id, index),
 		user=user or None,
-		kwargs={"batch_id": batch_id, "index": index, "start": start},
+		kwargs=segment_kwargs(batch_id, index, start),
 	)
 
 

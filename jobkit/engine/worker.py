@@ -47,7 +47,7 @@ def hold_in_flight(connection, rq_job) -> None:
 	envelope = envelope_in(rq_job)
 	if envelope is None:
 		return
-	lease = envelope.get("lease") or defaults.LEASE_SECONDS
+	lease = jobkit.engine.runner.lease_of_envelope(envelope)
 	try:
 		connection.zadd(keys.in_flight(envelope["ns"]), {rq_job.id: time.time() + lease})
 	except Exception:
