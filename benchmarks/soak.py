@@ -17,7 +17,7 @@ any fails:
 - no two runs of one unique job id overlapped;
 - no lock was held by two owners at once;
 - each batch's counts are exact, every item ran, and on_complete ran once;
-- after the drain no unique key, lock or in-flight run is left;
+- after the drain no unique key, lock, in-flight run or worker's note of a taken job is left;
 - each progress-reporting job's kept state is its final one.
 
 A run's interval is what it recorded (start to end); a run that was killed ends when its process
@@ -325,8 +325,7 @@ def held_keys(connection) -> list[str]:
 		keys.LOCK.format(namespace=NAMESPACE, name="*"),
 	]
 	held = [key.decode() for pattern in patterns for key in connection.scan_iter(match=pattern, count=500)]
-	if connection.zcard(keys.in_flight(NAMESPACE)):
-		held.append(keys.in_flight(NAMESPACE))
+	held += [key for key in (keys.in_flight(NAMESPACE), keys.TAKEN) if connection.zcard(key)]
 	return held
 
 
@@ -384,6 +383,7 @@ def diagnose(connection, tickets: list[str]) -> list[str]:
 					("started", StartedJobRegistry(queue=queue).get_job_ids()),
 					("failed", FailedJobRegistry(queue=queue).get_job_ids()),
 					("scheduled", ScheduledJobRegistry(queue=queue).get_job_ids()),
+					("taken", [raw.decode() for raw in connection.zrange(keys.TAKEN, 0, -1)]),
 				)
 				if job.id in ids
 			]
@@ -450,7 +450,7 @@ def check(soak: Soak, drained: bool) -> list[tuple[str, bool, str]]:
 		(
 			"no key left after drain",
 			drained and not left,
-			"unique keys, locks and in-flight runs: " + (", ".join(left[:5]) if left else "none"),
+			"unique keys, locks, in-flight runs, taken notes: " + (", ".join(left[:5]) if left else "none"),
 		)
 	)
 

@@ -13,12 +13,19 @@ import threading
 import time
 from pathlib import Path
 
+from rq import Worker
+
 import jobkit
 import jobkit.health
+from jobkit.engine import defaults, keys
+from jobkit.engine import reaper as _reaper
 from jobkit.engine.deadletter import REDACTED
 
 REPO = Path(__file__).resolve().parent.parent
 QUEUES = ("short", "default", "long")
+# jobkit's worker class: RQ's forking worker with jobkit loaded before the fork, taking jobs so
+# that a worker lost right after it took one does not lose it (step 13).
+WORKER_CLASS = "jobkit.engine.worker.Worker"
 WAIT_SECONDS = 60
 
 
@@ -40,7 +47,7 @@ def main() -> int:
 	host = jobkit.configure(redis_url=args.redis_url, namespace="demo", queues=queues, lease_seconds=2)
 	print(f"   {host!r}")
 
-	heading("2. start two real RQ workers (forking) on short, default and long")
+	heading("2. start two real RQ workers (forking, jobkit's class) on short, default and long")
 	workers = [start_worker(args.redis_url) for _ in range(2)]
 	try:
 		heading("3. enqueue: Frappe's queues, default timeouts and site-namespaced job ids")
@@ -222,8 +229,38 @@ def main() -> int:
 		print(f"   result: {imported.fetch().return_value()!r}")
 		print("   without a policy the run would be a dead letter: WorkerLost, its unique key released")
 
+		heading("13. a worker lost right after it took a job off its queue: the reaper gives the job back")
+		emailed = jobkit.enqueue("demo.jobs.email_report", queue="reports", day="2026-11-24")
+		lost = run_worker(args.redis_url, "reports", worker_class="demo.jobs.WorkerLostAfterTaking")
+		print(
+			f"   a worker took {emailed.rq_id} and died (exit {lost}) before starting it, as on a lost machine"
+		)
+		# A dead worker stays registered in RQ until its key expires (minutes); a supervisor's
+		# restart would replace it. Deregistered here, so that step 16 does not count it.
+		for dead in Worker.all(queue=host.rq_queue("reports")):
+			dead.register_death()
+		check(
+			emailed.rq_id not in host.rq_queue("reports").job_ids
+			and connection.zscore(keys.TAKEN, emailed.rq_id) is not None,
+			f"the job is off its queue; the worker's note in {keys.TAKEN} is all that knows of it",
+		)
+		print(
+			"   (RQ's own worker pops with no note: the job would now be in no queue and, on rq 1.x, no registry)"
+		)
+		# jobkit.reap() does this once the note has ended (30 s); the demo asks as of then.
+		given_back = _reaper.reap(host, now=time.time() + defaults.TAKEN_SECONDS + 1)
+		for found in given_back:
+			print(f"   reaped {found.rq_id}: {found.outcome}")
+		check(
+			[found.outcome for found in given_back] == ["given back"]
+			and host.rq_queue("reports").job_ids == [emailed.rq_id],
+			"once the note ended, the reaper put the job back at the front of its queue",
+		)
+		run_burst_worker(args.redis_url, "reports")
+		check(emailed.status == "finished", f"and it ran: {emailed.fetch().return_value()!r}")
+
 		heading(
-			"13. jobkit.batch: 2 000 items in chunks of 100, at most 2 chunks at a time, one failing item"
+			"14. jobkit.batch: 2 000 items in chunks of 100, at most 2 chunks at a time, one failing item"
 		)
 		connection.delete("demo:repriced", "demo:prices-fixed", "demo:batch-summaries")
 		batch = jobkit.batch(
@@ -265,7 +302,7 @@ def main() -> int:
 			f"a cancelled batch ends Cancelled, the running chunk stopping at its next item: {slow.counts}",
 		)
 
-		heading("14. jobkit.progress: throttled, kept after the end, cancellable")
+		heading("15. jobkit.progress: throttled, kept after the end, cancellable")
 		listener = connection.pubsub(ignore_subscribe_messages=True)
 		listener.subscribe("jobkit:demo:events")
 		imported_rows = jobkit.enqueue("demo.jobs.import_rows", rows=400, seconds=2)
@@ -309,7 +346,7 @@ def main() -> int:
 			f"cancel_job: the job saw the flag and stopped ({long_import.fetch().return_value()!r})",
 		)
 
-		heading("15. jobkit.health.check(): queues, workers, Redis, at a cost flat in queue length")
+		heading("16. jobkit.health.check(): queues, workers, Redis, at a cost flat in queue length")
 		report = jobkit.health.check()
 		print(f"   verdict {report.verdict} (collected in {report.duration_ms} ms)")
 		for q in report.queues:
@@ -324,7 +361,7 @@ def main() -> int:
 			"the one queue no worker listens to is flagged Critical; the others are fine",
 		)
 
-		heading("16. bad input: a clear error, and nothing is enqueued")
+		heading("17. bad input: a clear error, and nothing is enqueued")
 		before = job_count(connection)
 		bad_calls = [
 			("unknown queue", lambda: jobkit.enqueue("demo.jobs.resize_images", queue="urgent", count=1)),
@@ -365,7 +402,7 @@ def main() -> int:
 				check(False, f"{label} was accepted")
 		check(job_count(connection) == before, "no job was written by the rejected calls")
 	finally:
-		heading("17. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
+		heading("18. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
 		codes = [stop_worker(worker) for worker in workers]
 		check(all(code == 0 for code in codes), f"workers exited cleanly (exit codes {codes})")
 
@@ -397,16 +434,24 @@ def race(calls: int) -> None:
 		RACE_OUTCOMES.append(enqueue_sync())
 
 
-def worker_command(redis_url: str, *queues: str, burst: bool = False) -> list[str]:
-	options = ["--url", redis_url, "--logging_level", "WARNING", *(["--burst"] if burst else [])]
-	return [sys.executable, "-m", "rq.cli", "worker", *options, *queues]
+def worker_command(
+	redis_url: str, *queues: str, burst: bool = False, worker_class: str = WORKER_CLASS
+) -> list[str]:
+	options = ["--url", redis_url, "--worker-class", worker_class, "--logging_level", "WARNING"]
+	return [sys.executable, "-m", "rq.cli", "worker", *options, *(["--burst"] if burst else []), *queues]
+
+
+def run_worker(redis_url: str, queue: str, worker_class: str = WORKER_CLASS) -> int:
+	"""Run a burst worker on ``queue``; return its exit code."""
+	env = {**os.environ, "PYTHONPATH": str(REPO)}
+	command = worker_command(redis_url, queue, burst=True, worker_class=worker_class)
+	return subprocess.run(command, env=env, cwd=REPO, timeout=WAIT_SECONDS).returncode
 
 
 def run_burst_worker(redis_url: str, queue: str) -> None:
-	env = {**os.environ, "PYTHONPATH": str(REPO)}
-	subprocess.run(
-		worker_command(redis_url, queue, burst=True), env=env, cwd=REPO, check=True, timeout=WAIT_SECONDS
-	)
+	code = run_worker(redis_url, queue)
+	if code != 0:
+		raise RuntimeError(f"a burst worker on {queue!r} exited {code}")
 
 
 def heading(text: str) -> None:

@@ -5,6 +5,7 @@ import os
 import time
 
 import jobkit
+from jobkit.engine.worker import Worker
 
 
 def resize_images(count: int) -> str:
@@ -105,3 +106,10 @@ def import_rows(rows: int, seconds: float) -> str:
 			if row == rows // 2:
 				progress.set(row + 1, stage="second half")  # goes out with the next state
 	return f"imported {rows} rows"
+
+
+class WorkerLostAfterTaking(Worker):
+	"""jobkit's worker, dying (exit 9, as if SIGKILLed) right after it took a job, before starting it."""
+
+	def execute_job(self, job, queue):
+		os._exit(9)

@@ -22,7 +22,9 @@ def test_a_minute_of_chaos_loses_nothing_and_runs_nothing_twice_at_once():
 		text=True,
 		timeout=540,
 	)
-	report = result.stdout + result.stderr
+	# The failed invariants first (a test summary shows a failure's first lines), then the report.
+	failed = [line.strip() for line in result.stdout.splitlines() if " FAILED " in line]
+	report = "\n".join([*failed, f"soak exited {result.returncode}", result.stdout, result.stderr])
 	assert result.returncode == 0, report
 	assert "all invariants hold" in result.stdout, report
 	figures = dict(re.findall(r"^  (duplicates|redis restarts|kills survived) +(\d+)", result.stdout, re.M))

@@ -18,7 +18,12 @@ WORKER_CLASSES = {
 	"prompt": "tests.workers.PromptHeartbeatWorker",
 	"jobkit": "jobkit.engine.worker.Worker",
 	"lost before its work-horse": "tests.workers.LostBeforeItsWorkHorse",
+	"lost after taking": "tests.workers.LostAfterTaking",
+	"slow to start": "tests.workers.SlowToStart",
 }
+
+# While this key exists, a "slow to start" worker waits between taking a job and starting it.
+HOLD_BACK_KEY = "tests:hold-back"
 
 BURST_TIMEOUT_SECONDS = 120
 WAIT_SECONDS = 30
@@ -192,5 +197,19 @@ try:
 
 		def fork_work_horse(self, job, queue):
 			os._exit(9)
+
+	class LostAfterTaking(_JobkitWorker):
+		"""jobkit's worker, lost (exit 9) right after taking a job, before it holds it."""
+
+		def execute_job(self, job, queue):
+			os._exit(9)
+
+	class SlowToStart(_JobkitWorker):
+		"""jobkit's worker, waiting between taking a job and starting it while HOLD_BACK_KEY exists."""
+
+		def execute_job(self, job, queue):
+			while self.connection.exists(HOLD_BACK_KEY):
+				time.sleep(0.02)
+			return super().execute_job(job, queue)
 except ImportError:  # imported by the test session only where rq is installed
 	pass

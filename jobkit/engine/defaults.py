@@ -18,6 +18,11 @@ FAILURE_TTL = 7 * 24 * 60 * 60
 # process lives, so a killed job frees its key within this many seconds.
 LEASE_SECONDS = 60
 
+# How long a worker's note that it took a job off its queue lasts (taking.py): a worker lost
+# before starting the job has its job given back this long after it took it. A worker normally
+# starts the job within milliseconds; one slower than this finds the job given back and leaves it.
+TAKEN_SECONDS = 30
+
 # A lock's TTL when none is given: how long a crashed holder (no auto-extend) blocks the others.
 LOCK_TTL = 60
 

@@ -21,6 +21,12 @@ RUNNING = "jobkit:{namespace}:running:{job_id}"
 # A named lock (``jobkit.lock``; value: the owner's token).
 LOCK = "jobkit:{namespace}:lock:{name}"
 
+# Jobs a jobkit worker has taken off their queue and not yet started (a sorted set of RQ ids,
+# scored by the Unix time the note ends; see taking.py). Not namespaced: RQ's queues are shared
+# by every namespace on one Redis (every site of a bench), and a worker takes a job before it
+# knows whose it is.
+TAKEN = "jobkit:taken"
+
 # Jobs being run (a sorted set of RQ ids, scored by the Unix time their runner's lease ends);
 # an entry whose lease ran out belongs to a run whose process died (see reaper.py).
 IN_FLIGHT = "jobkit:{namespace}:in-flight"

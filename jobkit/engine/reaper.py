@@ -15,6 +15,9 @@ once its lease has run out the reaper treats the run as failed with ``WorkerLost
 A job RQ started whose runner never did (its worker died in between) is found in RQ's started
 registry once RQ counts it abandoned, and handled the same way (``adopt_abandoned``).
 
+A job a jobkit worker took off its queue and never started (the worker died in between) is given
+back to its queue once the worker's note ends (``taking``), whoever's job it is.
+
 A run RQ itself reports stopped (``send_stop_job_command``) is not retried. A run whose worker
 still heartbeats with it as its current job is alive (its renewals were late, e.g. a blocking
 C call holding the GIL) and is given another lease. Any number of reapers may run at once: each
@@ -27,7 +30,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from jobkit.engine import context, keys, progress, retries, unique
+from jobkit.engine import context, keys, progress, retries, taking, unique
 from jobkit.engine.errors import WorkerLost
 from jobkit.engine.handle import RETRIED_AS
 from jobkit.engine.host import Host
@@ -48,6 +51,7 @@ STOPPED = "stopped"  # stopped or canceled through RQ: not retried
 ALIVE = "alive"  # its worker still runs it
 ENDED = "ended"  # its outcome was written after all
 GONE = "gone"  # RQ no longer holds the job
+GIVEN_BACK = "given back"  # taken by a worker lost before it started the job: back on its queue
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,8 @@ class Reaped:
 
 
 def reap(host: Host, *, now: float | None = None, limit: int = REAP_LIMIT) -> list[Reaped]:
-	"""Handle the runs of ``host``'s namespace whose lease ran out before ``now``."""
+	"""Handle the runs of ``host``'s namespace whose lease ran out before ``now``, and give back the
+	jobs taken by workers lost before they started them."""
 	connection = host.connection
 	key = keys.in_flight(host.namespace)
 	now = time.time() if now is None else now
@@ -88,6 +93,7 @@ def reap(host: Host, *, now: float | None = None, limit: int = REAP_LIMIT) -> li
 			progress.end_lost_run(host, rq_id, f"WorkerLost: the process running it died; {then}")
 		done.append(reaped)
 	done.extend(adopt_abandoned(host, now, limit))
+	done.extend(Reaped(rq_id, GIVEN_BACK) for rq_id in taking.give_back(connection, now=now, limit=limit))
 	return done
 
 

@@ -1,17 +1,17 @@
-"""RQ workers for jobkit jobs: jobkit loaded before the fork, and each job held in flight from the
-moment the worker takes it.
+"""RQ workers for jobkit jobs: jobkit loaded before the fork, and no job lost between the moment a
+worker takes it and the start of its run.
 
     rq worker --worker-class jobkit.engine.worker.Worker short default long
 
-Any RQ worker runs jobkit jobs. These add two things:
+Any RQ worker runs jobkit jobs. These add:
 - jobkit is imported in the worker, before the first fork: a forking worker that has not
   imported it makes each job import it after the fork (about 25 ms), which matters for many
   short jobs such as batch chunks;
-- a jobkit job is put in the in-flight registry (``inflight``) as soon as the worker has taken
-  it, before the fork. Until jobkit's runner starts in the work-horse, RQ alone knows of the job,
-  and on rq 1.x it records nothing until the work-horse runs (the job is off its queue and in no
-  registry): a worker lost there would lose the job. Held in flight, it is reaped and retried
-  like any lost run.
+- a job is taken off its queue with a note that it was (``taking``), and started by removing the
+  note in the same step that puts a jobkit job in the in-flight registry (``inflight``). RQ's own
+  pop leaves a job in no queue and, on rq 1.x, in no registry until its work-horse runs, so a
+  worker lost in between loses it; with the note, the reaper gives it back to its queue, and once
+  in flight, a lost run is reaped and retried like any other.
 """
 
 import logging
@@ -23,7 +23,7 @@ from rq.worker import Worker as _Worker
 import jobkit
 import jobkit.engine.batch_runner
 import jobkit.engine.runner
-from jobkit.engine import defaults, keys
+from jobkit.engine import defaults, keys, taking
 
 logger = logging.getLogger("jobkit")
 
@@ -42,33 +42,49 @@ def envelope_in(rq_job) -> dict | None:
 	return None
 
 
-def hold_in_flight(connection, rq_job) -> None:
-	"""Put a jobkit job in its namespace's in-flight registry under its lease (the runner renews it)."""
+def hold(connection, rq_job) -> bool:
+	"""Start a job this worker took: remove the note ``taking.take`` left and put a jobkit job in
+	its namespace's in-flight registry under its lease (the runner renews it). False when the job
+	was given back to its queue (the worker took longer than the note lasts) and must not run here.
+	"""
 	envelope = envelope_in(rq_job)
-	if envelope is None:
-		return
-	lease = jobkit.engine.runner.lease_of_envelope(envelope)
+	in_flight = None
+	if envelope is not None:
+		lease = jobkit.engine.runner.lease_of_envelope(envelope)
+		in_flight = (keys.in_flight(envelope["ns"]), time.time() + lease)
 	try:
-		connection.zadd(keys.in_flight(envelope["ns"]), {rq_job.id: time.time() + lease})
+		if taking.was_taken(rq_job):
+			return taking.hold(connection, rq_job.id, in_flight)
+		if in_flight is not None:
+			connection.zadd(in_flight[0], {rq_job.id: in_flight[1]})
 	except Exception:
-		# The runner writes the entry itself when the job starts; only the gap stays uncovered.
-		logger.exception("jobkit: could not hold %s in flight before its run", rq_job.id)
+		# The job runs: its work-horse can only begin it through Redis, which marks it started, so
+		# the note cannot give back a job that ran; the runner writes the in-flight entry itself.
+		logger.exception("jobkit: could not hold %s before its run", rq_job.id)
+	return True
 
 
-class Worker(_Worker):
-	"""rq's forking Worker, with jobkit loaded in the parent and jobs held in flight before the fork."""
+class _Taking:
+	"""Takes jobs through ``taking`` and holds them before running them (see the module's docstring)."""
+
+	def __init__(self, *args, **kwargs):
+		super().__init__(*args, **kwargs)
+		# After RQ's own checks of the queues given (instances of the class passed, or RQ's).
+		self.queue_class = taking.queue_class_for(self.queue_class)
 
 	def execute_job(self, job, queue):
-		hold_in_flight(self.connection, job)
+		if not hold(self.connection, job):
+			logger.warning("jobkit: %s was given back to its queue before this worker started it", job.id)
+			return None
 		return super().execute_job(job, queue)
 
 
-class SimpleWorker(_SimpleWorker):
-	"""rq's SimpleWorker (no fork), with jobkit loaded up front and jobs held in flight at once."""
-
-	def execute_job(self, job, queue):
-		hold_in_flight(self.connection, job)
-		return super().execute_job(job, queue)
+class Worker(_Taking, _Worker):
+	"""rq's forking Worker, with jobkit loaded in the parent and jobs taken and held safely."""
 
 
-__all__ = ["SimpleWorker", "Worker", "envelope_in", "hold_in_flight"]
+class SimpleWorker(_Taking, _SimpleWorker):
+	"""rq's SimpleWorker (no fork), with jobkit loaded up front and jobs taken and held safely."""
+
+
+__all__ = ["SimpleWorker", "Worker", "envelope_in", "hold"]

@@ -2,17 +2,22 @@
 
 A run whose process died (SIGKILL, the OOM killer, a lost machine) is found once its lease
 (``jobkit_lease_seconds`` in site_config.json, 60 s by default) has gone unrenewed: retried under
-its policy, else recorded as a "Jobkit Failed Job" with the error ``WorkerLost``.
+its policy, else recorded as a "Jobkit Failed Job" with the error ``WorkerLost``. A job that one of
+jobkit's workers took off its queue and never started (the worker died in between) goes back to
+its queue.
 """
 
 import frappe
 
 import jobkit
+from jobkit.engine.reaper import GIVEN_BACK
 
 
 @jobkit.light  # one Lua call when nothing was lost: it belongs in the scheduler's slot
 def reap_lost_runs() -> None:
 	for reaped in jobkit.reap():
-		frappe.logger("jobkit").warning(
-			f"lost run {reaped.rq_id} of {reaped.method} (attempt {reaped.attempt}): {reaped.outcome}"
-		)
+		if reaped.outcome == GIVEN_BACK:
+			what = f"job {reaped.rq_id}, taken by a worker lost before it started it"
+		else:
+			what = f"lost run {reaped.rq_id} of {reaped.method} (attempt {reaped.attempt})"
+		frappe.logger("jobkit").warning(f"{what}: {reaped.outcome}")
