@@ -98,6 +98,11 @@ class Soak:
 		log = open(self.directory / f"promoter-{number}.log", "w")
 		return subprocess.Popen(command, cwd=REPO, env=_env(), stdout=log, stderr=subprocess.STDOUT)
 
+	def given_back(self) -> int:
+		"""Jobs the promoters' reaping gave back to their queue (their log says so, one line each)."""
+		logs = self.directory.glob("promoter-*.log")
+		return sum(line.endswith(": given back\n") for log in logs for line in log.open())
+
 	# Producers ------------------------------------------------------------------------------------
 
 	def produce(self, until: float) -> None:
@@ -501,6 +506,7 @@ def report(soak: Soak, results: list, seconds: float) -> int:
 	print(f"  kills survived       {len(soak.kills)} worker process groups SIGKILLed")
 	print(f"  workers died else    {len(soak.died)}")
 	print(f"  redis restarts       {soak.restarts}")
+	print(f"  given back           {soak.given_back()} jobs taken by a killed worker before it started them")
 	print(
 		f"  retries              {sum(1 for entry in starts if entry['attempt'] > 1)} runs after a first attempt"
 	)

@@ -34,6 +34,9 @@ def test_a_job_taken_by_a_worker_lost_before_it_started_it_is_given_back_and_run
 	assert reaper.reap(host) == []  # the note has not ended: its worker may still start it
 	given_back = reaper.reap(host, now=time.time() + AFTER_THE_NOTES)
 	assert [(reaped.rq_id, reaped.outcome) for reaped in given_back] == [(handle.rq_id, reaper.GIVEN_BACK)]
+	assert (
+		str(given_back[0]) == f"job {handle.rq_id}, taken by a worker lost before it started it: given back"
+	)
 	assert queue.job_ids == [handle.rq_id]
 	assert reaper.reap(host, now=time.time() + AFTER_THE_NOTES) == []  # given back once
 

@@ -36,9 +36,7 @@ def run(connection, rq_queues: list, interval: float = DEFAULT_INTERVAL, stop=No
 				logger.info("jobkit promoter: %s due job(s) queued", moved)
 			for host in hosts:
 				for reaped in reaper.reap(host):
-					logger.info(
-						"jobkit promoter: lost run %s of %s: %s", reaped.rq_id, reaped.method, reaped.outcome
-					)
+					logger.info("jobkit promoter: %s", reaped)
 		except Exception:
 			# A Redis restart or a network blip must not end the promoter; the next pass retries.
 			logger.exception("jobkit promoter: pass failed")

@@ -65,6 +65,11 @@ class Reaped:
 	attempt: int | None = None
 	lease: float | None = None  # of a run found alive: its next lease
 
+	def __str__(self) -> str:
+		if self.outcome == GIVEN_BACK:
+			return f"job {self.rq_id}, taken by a worker lost before it started it: {self.outcome}"
+		return f"lost run {self.rq_id} of {self.method} (attempt {self.attempt}): {self.outcome}"
+
 
 def reap(host: Host, *, now: float | None = None, limit: int = REAP_LIMIT) -> list[Reaped]:
 	"""Handle the runs of ``host``'s namespace whose lease ran out before ``now``, and give back the

@@ -10,14 +10,9 @@ its queue.
 import frappe
 
 import jobkit
-from jobkit.engine.reaper import GIVEN_BACK
 
 
 @jobkit.light  # one Lua call when nothing was lost: it belongs in the scheduler's slot
 def reap_lost_runs() -> None:
 	for reaped in jobkit.reap():
-		if reaped.outcome == GIVEN_BACK:
-			what = f"job {reaped.rq_id}, taken by a worker lost before it started it"
-		else:
-			what = f"lost run {reaped.rq_id} of {reaped.method} (attempt {reaped.attempt})"
-		frappe.logger("jobkit").warning(f"{what}: {reaped.outcome}")
+		frappe.logger("jobkit").warning(str(reaped))
