@@ -20,9 +20,10 @@ from tests.workers import start_promoter, start_worker, stop_workers, wait_for
 LEASE = SHORT_LEASE
 
 
-@pytest.fixture
-def two_workers(redis_url):
-	workers = [start_worker(redis_url) for _ in range(2)]
+@pytest.fixture(params=["fork"])
+def two_workers(request, redis_url):
+	"""Two long-running workers of RQ's forking class (``request.param``: another of tests.workers')."""
+	workers = [start_worker(redis_url, worker_class=request.param) for _ in range(2)]
 	promoter = start_promoter(redis_url)
 	yield workers
 	promoter.terminate()
@@ -39,6 +40,8 @@ def wait_until_ended(handle, timeout: float = 120) -> dict:
 	return handle.state()
 
 
+# jobkit's worker starts a chunk with the reads it sends along with its hold; RQ's, in the chunk's job.
+@pytest.mark.parametrize("two_workers", ["fork", "jobkit"], indirect=True)
 def test_ten_thousand_items_are_each_processed_with_exact_counts_and_one_completion(host, conn, two_workers):
 	handle = jobkit.batch(
 		"tests.fixtures.process_chunk",

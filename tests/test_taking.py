@@ -88,3 +88,17 @@ def test_a_worker_on_several_queues_takes_them_in_order_and_waits_for_new_jobs(h
 	assert sorted(read_log(conn, "later")) == ["default", "long"]
 	assert plain.return_value() == 5
 	assert not conn.exists(keys.TAKEN)
+
+
+def test_a_chunk_starts_with_what_the_worker_read_along_with_its_hold_even_on_a_fresh_server(
+	host, conn, redis_url
+):
+	# A server that has not seen jobkit's scripts (new, restarted or flushed) answers NOSCRIPT to
+	# the pipelined hold: the worker loads the script and sends the pipeline once more.
+	conn.script_flush()
+	handle = jobkit.batch("tests.fixtures.process_chunk", items=list(range(50)), chunk_size=10, key="fresh")
+	run_burst_worker(redis_url, worker_class="jobkit")
+	state = handle.state()
+	assert (state["status"], state["done"], state["chunks_done"]) == ("Completed", 50, 5)
+	assert int(conn.get("fresh:processed")) == 50
+	assert not conn.exists(keys.TAKEN)

@@ -15,6 +15,7 @@ runs as a continuation segment, in the same slot of ``max_parallel``.
 import json
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from rq.utils import utcformat
 
@@ -128,6 +129,34 @@ def enqueue_continuation(host: Host, batch_id: str, spec, index: int, start: int
 	)
 
 
+# What jobkit's worker read for a chunk's run in the round trip that started it, before the fork,
+# so that the work-horse inherits it and starts with no round trip of its own: {RQ id: replies}.
+_read_by_worker: dict[str, list] = {}
+
+
+def start_reads(envelope: dict):
+	"""For a chunk segment's job: ``read(pipe)``, queuing what ``run_chunk`` reads as it starts (for
+	jobkit's worker to send with its hold, see ``worker.hold``); None for any other job."""
+	if envelope.get("method") != batches.RUN_CHUNK_PATH:
+		return None
+	kwargs = envelope["kwargs"]
+	return partial(
+		_read_start, batch_keys=keys.batch(envelope["ns"], kwargs["batch_id"]), index=kwargs["index"]
+	)
+
+
+def keep_start_reads(rq_id: str, replies: list) -> None:
+	_read_by_worker.clear()
+	_read_by_worker[rq_id] = replies
+
+
+def _read_start(pipe, *, batch_keys: dict, index: int) -> None:
+	"""The batch's spec, cancel flag and user, its first start, and the chunk's items (3 replies)."""
+	pipe.hmget(batch_keys["state"], ["spec", "cancelled", "user"])
+	pipe.hsetnx(batch_keys["state"], "started_at", repr(time.time()))
+	pipe.hget(batch_keys["chunks"], str(index))
+
+
 def run_chunk(batch_id: str, index: int, start: int = 0) -> dict:
 	"""The job of one chunk segment: run the method over its items, then count the segment."""
 	host = context.get_host()
@@ -135,13 +164,14 @@ def run_chunk(batch_id: str, index: int, start: int = 0) -> dict:
 	batch_keys = keys.batch(host.namespace, batch_id)
 	job = context.current_job()
 	in_flight = own_in_flight(job.rq_id if job else None)
-	pipe = connection.pipeline(transaction=False)  # one round trip for what a chunk needs to start
-	pipe.hmget(batch_keys["state"], ["spec", "cancelled", "user"])
-	pipe.hsetnx(batch_keys["state"], "started_at", repr(time.time()))
-	pipe.hget(batch_keys["chunks"], str(index))
-	if in_flight is not None and in_flight.joined:
-		in_flight.join(pipe)
-	(raw_spec, cancelled, user), _, raw_chunk, *_ = pipe.execute()
+	replies = _read_by_worker.pop(job.rq_id, None) if job else None
+	if replies is None:  # not read by jobkit's worker: one round trip for what a chunk needs to start
+		pipe = connection.pipeline(transaction=False)
+		_read_start(pipe, batch_keys=batch_keys, index=index)
+		if in_flight is not None and in_flight.joined:
+			in_flight.join(pipe)
+		replies = pipe.execute()
+	(raw_spec, cancelled, user), _, raw_chunk, *_ = replies
 	if raw_spec is None:
 		batches.read_state(host, batch_id)  # BatchNotFound, with its explanation
 	spec = batches.pickle.loads(raw_spec)

@@ -30,6 +30,30 @@ class Script:
 			connection.script_load(self.source)
 			return connection.evalsha(self.sha, len(keys), *keys, *args)
 
+	def on(self, pipe, keys: list, args: list) -> None:
+		"""Queue a call on ``pipe`` (a pipeline that ``execute_with`` runs)."""
+		pipe.evalsha(self.sha, len(keys), *keys, *args)
+
+
+def execute_with(connection, fill, *scripts: Script) -> list:
+	"""Run a pipeline (no transaction) that ``fill(pipe)`` queues and that calls ``scripts``.
+
+	A server that does not know one of them yet answers NOSCRIPT for that call and runs the rest:
+	the scripts are loaded and the pipeline is filled and run once more, so its other commands
+	must be safe to run twice.
+	"""
+	for attempt in (1, 2):
+		pipe = connection.pipeline(transaction=False)
+		fill(pipe)
+		try:
+			return pipe.execute()
+		except NoScriptError:
+			if attempt == 2:
+				raise
+			for script in scripts:
+				connection.script_load(script.source)
+	raise AssertionError("unreachable")
+
 
 CLAIM = Script("claim")
 RELEASE = Script("release")

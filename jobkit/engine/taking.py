@@ -29,7 +29,7 @@ from functools import cache
 import redis
 
 from jobkit.engine import defaults, keys
-from jobkit.engine.scripts import GIVE_BACK, HOLD, TAKE
+from jobkit.engine.scripts import GIVE_BACK, HOLD, TAKE, execute_with
 
 logger = logging.getLogger("jobkit")
 
@@ -90,10 +90,25 @@ def hold(connection, rq_id: str, in_flight: tuple[str, float] | None = None) -> 
 	"""Remove the note of a job this worker took and, with ``in_flight`` (the job's in-flight
 	registry and lease end), hold it in flight, in one step. False: the job was given back (the
 	note had ended), and the worker must leave it."""
-	if in_flight is None:
-		return bool(HOLD(connection, [keys.TAKEN], [rq_id]))
-	registry, lease_end = in_flight
-	return bool(HOLD(connection, [keys.TAKEN, registry], [rq_id, repr(lease_end)]))
+	return hold_and_read(connection, rq_id, in_flight)[0]
+
+
+def hold_and_read(connection, rq_id: str, in_flight: tuple[str, float] | None = None, read=None):
+	"""``hold``, with the commands ``read(pipe)`` queues sent in the same round trip: (held, their
+	replies). They run whether or not the job was given back, so they must be harmless then."""
+	keys_, args = [keys.TAKEN], [rq_id]
+	if in_flight is not None:
+		keys_.append(in_flight[0])
+		args.append(repr(in_flight[1]))
+	if read is None:
+		return bool(HOLD(connection, keys_, args)), []
+
+	def fill(pipe) -> None:
+		HOLD.on(pipe, keys_, args)
+		read(pipe)
+
+	held, *replies = execute_with(connection, fill, HOLD)
+	return bool(held), replies
 
 
 def give_back(connection, *, now: float | None = None, limit: int = GIVE_BACK_LIMIT) -> list[str]:
@@ -166,4 +181,4 @@ def queue_class_for(rq_queue_class: type) -> type:
 	return TakingQueue
 
 
-__all__ = ["give_back", "hold", "queue_class_for", "take", "was_taken"]
+__all__ = ["give_back", "hold", "hold_and_read", "queue_class_for", "take", "was_taken"]

@@ -54,7 +54,12 @@ def hold(connection, rq_job) -> bool:
 		in_flight = (keys.in_flight(envelope["ns"]), time.time() + lease)
 	try:
 		if taking.was_taken(rq_job):
-			return taking.hold(connection, rq_job.id, in_flight)
+			# A batch chunk's first reads go in the same round trip; the work-horse inherits them.
+			read = jobkit.engine.batch_runner.start_reads(envelope) if envelope is not None else None
+			held, replies = taking.hold_and_read(connection, rq_job.id, in_flight, read)
+			if held and read is not None:
+				jobkit.engine.batch_runner.keep_start_reads(rq_job.id, replies)
+			return held
 		if in_flight is not None:
 			connection.zadd(in_flight[0], {rq_job.id: in_flight[1]})
 	except Exception:
