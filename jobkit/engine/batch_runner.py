@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 
+from rq.job import Job
 from rq.utils import utcformat
 
 from jobkit.engine import batches, context, inflight, keys, methods, rqjob, runner
@@ -284,7 +285,7 @@ def end_segment(host, batch_id, spec, index, start, processed, failures, *, comp
 			"1" if complete else "0",
 			repr(time.time()),
 			NOTIFY_SECONDS,
-			batches.rq_job_prefix(),
+			Job.redis_job_namespace_prefix,
 			utcformat(rq_now()),
 			in_flight.rq_id if in_flight is not None else "",
 			*(json.dumps(entry, default=str) for entry in failures),

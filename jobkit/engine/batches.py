@@ -336,7 +336,7 @@ def cancel(host: Host, batch_id: str) -> bool:
 	cancelled, last = BATCH_CANCEL(
 		host.connection,
 		[batch_keys["state"], batch_keys["pending"]],
-		[repr(time.time()), rq_job_prefix()],
+		[repr(time.time()), Job.redis_job_namespace_prefix],
 	)
 	if last:
 		batch_runner.finish(host, batch_id)
@@ -373,11 +373,6 @@ def retry_failed(host: Host, batch_id: str, **options) -> BatchHandle:
 		**options,
 	}
 	return create(host, spec.method, items=items, kwargs=spec.kwargs, **settings)
-
-
-def rq_job_prefix() -> str:
-	"""Where RQ keeps job hashes ("rq:job:"), for the scripts that write parked chunks' jobs."""
-	return Job.redis_job_namespace_prefix
 
 
 def _whole_number(name: str, value: object) -> int:

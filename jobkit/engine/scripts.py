@@ -42,17 +42,18 @@ def execute_with(connection, fill, *scripts: Script) -> list:
 	the scripts are loaded and the pipeline is filled and run once more, so its other commands
 	must be safe to run twice.
 	"""
-	for attempt in (1, 2):
-		pipe = connection.pipeline(transaction=False)
-		fill(pipe)
-		try:
-			return pipe.execute()
-		except NoScriptError:
-			if attempt == 2:
-				raise
-			for script in scripts:
-				connection.script_load(script.source)
-	raise AssertionError("unreachable")
+	try:
+		return _filled(connection, fill).execute()
+	except NoScriptError:
+		for script in scripts:
+			connection.script_load(script.source)
+		return _filled(connection, fill).execute()
+
+
+def _filled(connection, fill):
+	pipe = connection.pipeline(transaction=False)
+	fill(pipe)
+	return pipe
 
 
 CLAIM = Script("claim")

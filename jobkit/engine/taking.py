@@ -86,16 +86,14 @@ def was_taken(rq_job) -> bool:
 	return getattr(rq_job, _TAKEN_MARK, False)
 
 
-def hold(connection, rq_id: str, in_flight: tuple[str, float] | None = None) -> bool:
+def hold(connection, rq_id: str, in_flight: tuple[str, float] | None = None, read=None) -> tuple[bool, list]:
 	"""Remove the note of a job this worker took and, with ``in_flight`` (the job's in-flight
-	registry and lease end), hold it in flight, in one step. False: the job was given back (the
-	note had ended), and the worker must leave it."""
-	return hold_and_read(connection, rq_id, in_flight)[0]
+	registry and lease end), hold it in flight, in one step: (held, replies). ``held`` False: the
+	job was given back (the note had ended), and the worker must leave it.
 
-
-def hold_and_read(connection, rq_id: str, in_flight: tuple[str, float] | None = None, read=None):
-	"""``hold``, with the commands ``read(pipe)`` queues sent in the same round trip: (held, their
-	replies). They run whether or not the job was given back, so they must be harmless then."""
+	``read(pipe)``: commands sent in the same round trip, whose replies come back; they run whether
+	or not the job was given back, so they must be harmless then.
+	"""
 	keys_, args = [keys.TAKEN], [rq_id]
 	if in_flight is not None:
 		keys_.append(in_flight[0])
@@ -181,4 +179,4 @@ def queue_class_for(rq_queue_class: type) -> type:
 	return TakingQueue
 
 
-__all__ = ["give_back", "hold", "hold_and_read", "queue_class_for", "take", "was_taken"]
+__all__ = ["give_back", "hold", "queue_class_for", "take", "was_taken"]

@@ -56,7 +56,7 @@ def hold(connection, rq_job) -> bool:
 		if taking.was_taken(rq_job):
 			# A batch chunk's first reads go in the same round trip; the work-horse inherits them.
 			read = jobkit.engine.batch_runner.start_reads(envelope) if envelope is not None else None
-			held, replies = taking.hold_and_read(connection, rq_job.id, in_flight, read)
+			held, replies = taking.hold(connection, rq_job.id, in_flight, read)
 			if held and read is not None:
 				jobkit.engine.batch_runner.keep_start_reads(rq_job.id, replies)
 			return held
