@@ -91,7 +91,30 @@ def register_provider(provider: Callable[[], Host | None]) -> None:
 
 
 def get_host() -> Host:
-	global _from_env
+	host = _active_host() or _host_from_env()
+	if host is None:
+		raise NotConfigured(
+			"jobkit has no host: inside Frappe, call it within a site (frappe.init and frappe.connect); "
+			"elsewhere call jobkit.configure(redis_url='redis://host:port/db', namespace='myapp') "
+			"or set JOBKIT_REDIS_URL (and JOBKIT_NAMESPACE) in the environment"
+		)
+	return host
+
+
+def find_host() -> Host | None:
+	"""The host ``get_host`` would return, or None where there is none (not even a valid one in the
+	environment)."""
+	host = _active_host()
+	if host is not None:
+		return host
+	try:
+		return _host_from_env()
+	except NotConfigured:
+		return None
+
+
+def _active_host() -> Host | None:
+	"""The running job's host, the configured one, or the host of an active framework."""
 	host = _job_host.get() or _configured
 	if host is not None:
 		return host
@@ -99,26 +122,18 @@ def get_host() -> Host:
 		host = provider()
 		if host is not None:
 			return host
+	return None
+
+
+def _host_from_env() -> Host | None:
+	"""The host ``JOBKIT_REDIS_URL`` describes (built once), or None when it is not set."""
+	global _from_env
 	if _from_env is None:
 		env_host = rq_host_from_env()
 		if env_host is not None:
 			with _lock:
 				_from_env = _from_env or env_host
-	if _from_env is not None:
-		return _from_env
-	raise NotConfigured(
-		"jobkit has no host: inside Frappe, call it within a site (frappe.init and frappe.connect); "
-		"elsewhere call jobkit.configure(redis_url='redis://host:port/db', namespace='myapp') "
-		"or set JOBKIT_REDIS_URL (and JOBKIT_NAMESPACE) in the environment"
-	)
-
-
-def find_host() -> Host | None:
-	"""The host ``get_host`` would return, or None where there is none."""
-	try:
-		return get_host()
-	except NotConfigured:
-		return None
+	return _from_env
 
 
 def current_job() -> JobContext | None:

@@ -53,13 +53,24 @@ class NamedRunner:
 
 def host_for_job(envelope: dict, rq_job) -> Host:
 	"""The active host; in a bare ``rq worker`` (no configuration), one built from the job itself."""
-	try:
-		return context.get_host()
-	except JobkitError:
-		if rq_job is None:
-			raise
-		# The enqueuing side's lease, so that work this job enqueues (retries, batch chunks) keeps it.
-		return RQHost(rq_job.connection, envelope["ns"], lease_seconds=lease_of_envelope(envelope))
+	host = context.find_host()
+	if host is not None:
+		return host
+	if rq_job is None:
+		return context.get_host()  # NotConfigured, with what to do
+	# The enqueuing side's lease, so that work this job enqueues (retries, batch chunks) keeps it.
+	lease = lease_of_envelope(envelope)
+	host = _job_hosts.get((envelope["ns"], lease))
+	if host is None or host.connection is not rq_job.connection:
+		host = _job_hosts[envelope["ns"], lease] = RQHost(
+			rq_job.connection, envelope["ns"], lease_seconds=lease
+		)
+	return host
+
+
+# Hosts built by ``host_for_job``, by namespace and lease. jobkit's worker builds a job's host before
+# the fork (``worker.hold``), so that its work-horses inherit it.
+_job_hosts: dict[tuple[str, float], Host] = {}
 
 
 def lease_of(host: Host, envelope: dict) -> float:

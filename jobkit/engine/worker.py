@@ -50,6 +50,7 @@ def hold(connection, rq_job) -> bool:
 	envelope = envelope_in(rq_job)
 	in_flight = None
 	if envelope is not None:
+		_build_host(envelope, rq_job)
 		lease = jobkit.engine.runner.lease_of_envelope(envelope)
 		in_flight = (keys.in_flight(envelope["ns"]), time.time() + lease)
 	try:
@@ -67,6 +68,15 @@ def hold(connection, rq_job) -> bool:
 		# the note cannot give back a job that ran; the runner writes the in-flight entry itself.
 		logger.exception("jobkit: could not hold %s before its run", rq_job.id)
 	return True
+
+
+def _build_host(envelope: dict, rq_job) -> None:
+	"""Build the job's host before the fork, where a bare worker has none of its own: the work-horse
+	inherits it instead of building one for every job."""
+	try:
+		jobkit.engine.runner.host_for_job(envelope, rq_job)
+	except Exception:  # e.g. an invalid namespace: the work-horse meets it again and fails the job
+		logger.debug("jobkit: no host for %s before its run", rq_job.id, exc_info=True)
 
 
 class _Taking:
