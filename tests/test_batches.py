@@ -73,7 +73,9 @@ def test_ten_thousand_items_are_each_processed_with_exact_counts_and_one_complet
 	registry = FinishedJobRegistry(queue=host.rq_queue("default"))
 	# The last chunk finishes the batch inside its job; RQ records the job as finished just after.
 	wait_for(lambda: chunk_jobs <= set(registry.get_job_ids()), "RQ to record every chunk's job finished")
-	assert {job.origin for job in Job.fetch_many(list(chunk_jobs), connection=conn)} == {"default"}
+	jobs = Job.fetch_many(list(chunk_jobs), connection=conn)
+	assert {job.origin for job in jobs} == {"default"}
+	assert all(job.enqueued_at and job.ended_at and job.enqueued_at <= job.ended_at for job in jobs)
 
 
 def test_failing_items_are_recorded_and_retried_alone(host, conn, two_workers):

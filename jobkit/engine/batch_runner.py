@@ -77,7 +77,8 @@ def current_chunk() -> ChunkContext | None:
 
 
 def chunk_job(host: Host, batch_id: str, spec, index: int, start: int, user, *, parked: bool = False):
-	"""The RQ job (not yet saved) of one segment of a chunk; ``parked``: to be queued later."""
+	"""The RQ job (not yet saved) of one segment of a chunk, queued (its id not yet pushed to its
+	queue); ``parked``: left deferred, for ``batch_end.lua`` to queue later."""
 	from jobkit.engine.enqueue import new_envelope
 
 	job_id = segment_job_id(batch_id, index, start)
@@ -95,6 +96,8 @@ def chunk_job(host: Host, batch_id: str, spec, index: int, start: int, user, *, 
 	)
 	envelope[runner.JOINS_IN_FLIGHT] = True
 	_, job = rqjob.create(host, envelope, host.rq_job_id(job_id), status="deferred" if parked else None)
+	if not parked:
+		job.enqueued_at = rq_now()
 	return job
 
 
@@ -180,7 +183,7 @@ def run_chunk(batch_id: str, index: int, start: int = 0) -> dict:
 		return end_segment(host, batch_id, spec, index, start, 0, [], complete=True, in_flight=in_flight)
 	chunk = batches.pickle.loads(raw_chunk)
 	items = chunk["items"] if "items" in chunk else spec.query.load(chunk["after"], chunk["upto"])
-	items = items[start:]
+	items = items[start:] if start else items
 	timeout = spec.timeout
 	deadline = time.monotonic() + timeout * DEADLINE_SHARE if timeout and job else None
 	chunk_context = ChunkContext(batch_id, index, start, items, deadline, host)

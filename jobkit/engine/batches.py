@@ -21,7 +21,7 @@ from uuid import uuid4
 
 from rq.job import Job
 
-from jobkit.engine import keys, methods, rqjob
+from jobkit.engine import keys, methods
 from jobkit.engine.errors import InvalidArgument, JobkitError
 from jobkit.engine.host import Host
 from jobkit.engine.payload import PICKLE_ERRORS
@@ -207,19 +207,20 @@ def create(
 		"spec": packed_spec,
 	}
 	packed_chunks = [_pickled(f"the items of chunk {index}", chunk) for index, chunk in enumerate(chunks)]
-	job_ids = _write_parked_chunks(host, batch_id, spec, state["user"], packed_chunks)
+	released = min(max_parallel or len(chunks), len(chunks))
+	job_ids = _write_chunks(host, batch_id, spec, state["user"], packed_chunks, released)
 	# One transaction makes the batch: its state, its chunks kept, the first max_parallel chunks
 	# queued and the rest left in the pending list, from which each ended chunk queues the next in
 	# the script that counts it.
-	released = min(max_parallel or len(chunks), len(chunks))
 	rq_queue = host.rq_queue(queue)
 	pipe = connection.pipeline(transaction=True)
 	pipe.hset(batch_keys["state"], mapping=state)
 	pipe.persist(batch_keys["chunks"])
 	for job_id in job_ids:
 		pipe.persist(Job.key_for(job_id))
-	for job_id in job_ids[:released]:
-		rqjob.queue_saved(pipe, rq_queue, job_id)
+	if released:
+		pipe.rpush(rq_queue.key, *job_ids[:released])
+		pipe.sadd(rq_queue.redis_queues_keys, rq_queue.key)
 	if job_ids[released:]:
 		pipe.rpush(batch_keys["pending"], *job_ids[released:])
 	pipe.zadd(keys.batches(host.namespace), {batch_id: now})
@@ -230,12 +231,16 @@ def create(
 	return BatchHandle(host, batch_id)
 
 
-def _write_parked_chunks(host: Host, batch_id: str, spec: BatchSpec, user: str, packed_chunks: list) -> list:
-	"""Write the chunks and one parked RQ job per chunk (status "deferred", in no queue), a slice at
-	a time so that a batch of many chunks is never held whole in one pipeline; return the job ids.
+def _write_chunks(
+	host: Host, batch_id: str, spec: BatchSpec, user: str, packed_chunks: list, released: int
+) -> list:
+	"""Write the chunks and one RQ job per chunk, a slice at a time so that a batch of many chunks is
+	never held whole in one pipeline; return the job ids.
 
-	Until the batch's own transaction keeps them, they expire: a process that dies while creating
-	a batch leaves nothing behind for long, and nothing any worker or view sees.
+	The first ``released`` jobs are written queued, the others parked (status "deferred"), and none
+	is in a queue yet: the batch's own transaction queues them. Until it keeps them, they expire:
+	a process that dies while creating a batch leaves nothing behind for long, and nothing any
+	worker or view sees.
 	"""
 	from jobkit.engine import batch_runner
 
@@ -243,9 +248,10 @@ def _write_parked_chunks(host: Host, batch_id: str, spec: BatchSpec, user: str, 
 	job_ids = []
 	for first in range(0, len(packed_chunks), WRITE_SLICE):
 		pipe = host.connection.pipeline(transaction=False)
-		for index in range(first, min(first + WRITE_SLICE, len(packed_chunks))):
-			pipe.hset(chunks_key, str(index), packed_chunks[index])
-			job = batch_runner.chunk_job(host, batch_id, spec, index, 0, user, parked=True)
+		last = min(first + WRITE_SLICE, len(packed_chunks))
+		pipe.hset(chunks_key, mapping={str(index): packed_chunks[index] for index in range(first, last)})
+		for index in range(first, last):
+			job = batch_runner.chunk_job(host, batch_id, spec, index, 0, user, parked=index >= released)
 			job.save(pipeline=pipe)
 			pipe.expire(job.key, UNCLAIMED_SECONDS)
 			job_ids.append(job.id)

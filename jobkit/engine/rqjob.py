@@ -1,7 +1,6 @@
 """The RQ job that carries a jobkit envelope: built the same way for a first run and a retry."""
 
 from jobkit.engine.host import Host
-from jobkit.engine.rqcompat import rq_now
 
 
 def create(host: Host, envelope: dict, rq_id: str, *, scheduled: bool = False, status: str | None = None):
@@ -21,16 +20,6 @@ def create(host: Host, envelope: dict, rq_id: str, *, scheduled: bool = False, s
 		**host.job_options(),
 	)
 	return rq_queue, job
-
-
-def queue_saved(pipe, rq_queue, job_id: str) -> None:
-	"""Queue a job already saved, through ``pipe`` (as ``batch_end.lua`` does for a parked chunk)."""
-	from rq.job import Job
-	from rq.utils import utcformat
-
-	pipe.hset(Job.key_for(job_id), mapping={"status": "queued", "enqueued_at": utcformat(rq_now())})
-	pipe.rpush(rq_queue.key, job_id)
-	pipe.sadd(rq_queue.redis_queues_keys, rq_queue.key)
 
 
 def save_scheduled(connection, rq_queue, job, due: float) -> None:
