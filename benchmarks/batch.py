@@ -1,6 +1,6 @@
 """A batch's total time against the same chunks as plain RQ jobs, on the same workers, in one run.
 
-    python -m benchmarks.batch [--items 100000] [--chunk-size 500] [--workers 2] [--rounds 7]
+    python -m benchmarks.batch [--items 100000] [--chunk-size 500] [--workers 2] [--rounds 15]
 
 Each round runs each case, one after the other (the order rotates): plain RQ enqueues every chunk
 as a job of ``benchmarks.jobs.noop_chunk`` and waits for the last to finish; jobkit runs
@@ -74,7 +74,7 @@ def main() -> None:
 	parser.add_argument("--items", type=int, default=100_000)
 	parser.add_argument("--chunk-size", type=int, default=500)
 	parser.add_argument("--workers", type=int, default=2)
-	parser.add_argument("--rounds", type=int, default=7)
+	parser.add_argument("--rounds", type=int, default=15)
 	args = parser.parse_args()
 
 	server = start_redis(Path(tempfile.mkdtemp()))
