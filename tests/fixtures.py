@@ -259,3 +259,17 @@ def report_then_hang(key: str) -> None:
 	tracker.set(4, stage="loading")
 	jobkit.get_host().connection.set(key, os.getpid())
 	time.sleep(600)
+
+
+class Unprintable(Exception):
+	"""An error that cannot be shown: the record of the failed attempt cannot be written."""
+
+	def __str__(self) -> str:
+		raise RuntimeError("this error cannot be shown")
+
+
+def fails_unprintably_once(key: str) -> None:
+	connection = jobkit.get_host().connection
+	if connection.incr(f"{key}:attempts") == 1:
+		raise Unprintable()
+	connection.set(f"{key}:done", 1)

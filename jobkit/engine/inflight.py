@@ -46,6 +46,10 @@ class InFlight(Renewer):
 		"""The job removed the entry itself, with its outcome."""
 		self.removed = True
 
+	def leave_to_reaper(self) -> None:
+		"""Keep the entry when the run ends: its outcome could not be written, the reaper's will be."""
+		self.removed = True
+
 	def __exit__(self, *exc_info) -> None:
 		super().__exit__(*exc_info)
 		_current.remove(self)

@@ -8,15 +8,18 @@ attempt is retried when the job's policy says so; a final failure leaves a dead 
 a worker stays in the in-flight registry until its outcome is written (see ``reaper``).
 """
 
+import logging
 import sys
 import traceback
 from contextlib import nullcontext
 from typing import Any
 
-from jobkit.engine import context, deadletter, defaults, methods, progress, retries, unique
+from jobkit.engine import context, deadletter, defaults, inflight, methods, progress, retries, unique
 from jobkit.engine.errors import FinalFailure, JobkitError
 from jobkit.engine.host import Host, RQHost
 from jobkit.engine.inflight import InFlight
+
+logger = logging.getLogger("jobkit")
 
 # Set in the RQ job's meta once its final failure is recorded, so the reaper leaves it alone.
 DEAD_LETTERED = "jobkit_dead_lettered"
@@ -133,12 +136,19 @@ def _run_job(host: Host, envelope: dict, rq_job, job: context.JobContext) -> Any
 		except Exception as exc:
 			host.rollback()
 			if rq_job is not None:  # else run here and now (now=True): the caller gets the error
-				delay = retries.next_delay(host, envelope, exc)
-				if delay is not None:
-					# Not a failure yet: RQ sees this attempt end, and the next one is scheduled.
-					retries.schedule_next_attempt(host, envelope, rq_job, delay, exc)
-					return None
-				write_dead_letter(host, envelope, rq_job, exc, traceback.format_exc())
+				try:
+					delay = retries.next_delay(host, envelope, exc)
+					if delay is not None:
+						# Not a failure yet: RQ sees this attempt end, and the next one is scheduled.
+						retries.schedule_next_attempt(host, envelope, rq_job, delay, exc)
+						return None
+				except Exception:
+					_leave_to_reaper(envelope, rq_job, "its next attempt")
+					raise
+				if not write_dead_letter(host, envelope, rq_job, exc, traceback.format_exc()):
+					# The reaper writes it, and runs the failure callback then: once.
+					_leave_to_reaper(envelope, rq_job, "its dead letter")
+					raise
 			run_failure_callback(host, envelope, rq_job, *sys.exc_info())
 			if rq_job is not None and host.is_transient(exc):
 				raise FinalFailure(
@@ -154,12 +164,13 @@ def _run_job(host: Host, envelope: dict, rq_job, job: context.JobContext) -> Any
 		return result
 
 
-def write_dead_letter(host: Host, envelope: dict, rq_job, exc: BaseException, traceback_text: str) -> None:
-	"""Keep the record of a final failure; a failure to keep it is reported, never raised."""
+def write_dead_letter(host: Host, envelope: dict, rq_job, exc: BaseException, traceback_text: str) -> bool:
+	"""Keep the record of a final failure; False (reported, never raised) when it could not be kept."""
 	try:
 		host.dead_letter(deadletter.DeadLetter.of(envelope, rq_job.id, exc, traceback_text))
 		rq_job.meta[DEAD_LETTERED] = True
 		rq_job.save_meta()
+		return True
 	except Exception as e:
 		# Reported, and the job's own error still reaches RQ (its failed registry keeps the job).
 		host.rollback()
@@ -167,6 +178,22 @@ def write_dead_letter(host: Host, envelope: dict, rq_job, exc: BaseException, tr
 			f"jobkit: could not keep the dead letter of {envelope['method']} ({type(e).__name__})",
 			traceback.format_exc(),
 		)
+		return False
+
+
+def _leave_to_reaper(envelope: dict, rq_job, what: str) -> None:
+	"""This run's outcome could not be written (Redis or the database unavailable): its in-flight
+	entry stays when the run ends, so that the reaper retries the job or records its failure once
+	the entry's lease has run out, instead of the job being lost."""
+	entry = inflight.current()
+	if entry is not None and entry.rq_id == rq_job.id:
+		entry.leave_to_reaper()
+	logger.warning(
+		"jobkit: could not write %s of %s (%s); the reaper will once its lease ends",
+		what,
+		envelope["method"],
+		rq_job.id,
+	)
 
 
 def run_failure_callback(host: Host, envelope: dict, rq_job, exc_type, exc, tb) -> None:
