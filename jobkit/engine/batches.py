@@ -1,8 +1,9 @@
 """Batches: work over many items, cut into chunks that run as jobs, with one fan-in at the end.
 
 ``jobkit.batch(method, items=... | query=..., chunk_size=100, max_parallel=4, ...)`` plans the
-chunks and writes them with one jobkit job per chunk; one transaction then makes them the batch's
-and queues at most ``max_parallel`` of the jobs, and each chunk that ends queues the next. The
+chunks and writes them with one jobkit job per chunk (``batch_writing``: the first chunks run
+while the rest are written); at most ``max_parallel`` of the jobs are queued at a time, and each
+chunk that ends queues the next. The
 counts are kept in Redis by one script call per ended segment, so they stay exact when chunks
 end together, are retried, or run again after their worker died (the reaper); the call that
 ends the last chunk is the one that finishes the batch and runs ``on_complete`` (see
@@ -45,10 +46,6 @@ DEFAULT_CHUNK_RETRY = Retry(max_attempts=3, backoff=5, max_backoff=60)
 # How long a batch's keys stay in Redis after it ended (its handle, its failed items).
 KEEP_AFTER_END_SECONDS = 7 * 24 * 3600
 MAX_TITLE_LENGTH = 140
-# Chunks (and their jobs) written per round trip while a batch is created.
-WRITE_SLICE = 100
-# How long the chunks written for a batch last if its creation never completes.
-UNCLAIMED_SECONDS = 3600
 
 RUN_CHUNK_PATH = "jobkit.engine.batch_runner.run_chunk"
 CHUNK_FAILED_PATH = "jobkit.engine.batch_runner.chunk_failed"
@@ -144,7 +141,7 @@ def create(
 	retry_of: str | None = None,
 	kwargs: dict,
 ) -> BatchHandle:
-	from jobkit.engine import batch_runner
+	from jobkit.engine import batch_runner, batch_writing
 	from jobkit.engine.enqueue import resolve_timeout
 
 	method_path = methods.dotted_path(method, check_import=host.check_methods)
@@ -182,8 +179,6 @@ def create(
 	packed_spec = _pickled("the batch's kwargs or query", spec)
 
 	batch_id = uuid4().hex
-	batch_keys = keys.batch(host.namespace, batch_id)
-	connection = host.connection
 	chunks, total = _plan(items, query, chunk_size)
 	now = time.time()
 	state = {
@@ -207,57 +202,14 @@ def create(
 		"spec": packed_spec,
 	}
 	packed_chunks = [_pickled(f"the items of chunk {index}", chunk) for index, chunk in enumerate(chunks)]
+	counts = [len(chunk["items"]) if "items" in chunk else chunk["count"] for chunk in chunks]
 	released = min(max_parallel or len(chunks), len(chunks))
-	job_ids = _write_chunks(host, batch_id, spec, state["user"], packed_chunks, released)
-	# One transaction makes the batch: its state, its chunks kept, the first max_parallel chunks
-	# queued and the rest left in the pending list, from which each ended chunk queues the next in
-	# the script that counts it.
-	rq_queue = host.rq_queue(queue)
-	pipe = connection.pipeline(transaction=True)
-	pipe.hset(batch_keys["state"], mapping=state)
-	pipe.persist(batch_keys["chunks"])
-	for job_id in job_ids:
-		pipe.persist(Job.key_for(job_id))
-	if released:
-		pipe.rpush(rq_queue.key, *job_ids[:released])
-		pipe.sadd(rq_queue.redis_queues_keys, rq_queue.key)
-	if job_ids[released:]:
-		pipe.rpush(batch_keys["pending"], *job_ids[released:])
-	pipe.zadd(keys.batches(host.namespace), {batch_id: now})
-	pipe.execute()
+	batch_writing.make(host, batch_id, spec, state, packed_chunks, counts, released)
 	changed(host, read_state(host, batch_id))
 	if not chunks:
 		batch_runner.end_empty_batch(host, batch_id)
+	batch_writing.write_rest(host, batch_id, spec, state["user"], packed_chunks, counts, released)
 	return BatchHandle(host, batch_id)
-
-
-def _write_chunks(
-	host: Host, batch_id: str, spec: BatchSpec, user: str, packed_chunks: list, released: int
-) -> list:
-	"""Write the chunks and one RQ job per chunk, a slice at a time so that a batch of many chunks is
-	never held whole in one pipeline; return the job ids.
-
-	The first ``released`` jobs are written queued, the others parked (status "deferred"), and none
-	is in a queue yet: the batch's own transaction queues them. Until it keeps them, they expire:
-	a process that dies while creating a batch leaves nothing behind for long, and nothing any
-	worker or view sees.
-	"""
-	from jobkit.engine import batch_runner
-
-	chunks_key = keys.batch(host.namespace, batch_id)["chunks"]
-	job_ids = []
-	for first in range(0, len(packed_chunks), WRITE_SLICE):
-		pipe = host.connection.pipeline(transaction=False)
-		last = min(first + WRITE_SLICE, len(packed_chunks))
-		pipe.hset(chunks_key, mapping={str(index): packed_chunks[index] for index in range(first, last)})
-		for index in range(first, last):
-			job = batch_runner.chunk_job(host, batch_id, spec, index, 0, user, parked=index >= released)
-			job.save(pipeline=pipe)
-			pipe.expire(job.key, UNCLAIMED_SECONDS)
-			job_ids.append(job.id)
-		pipe.expire(chunks_key, UNCLAIMED_SECONDS)
-		pipe.execute()
-	return job_ids
 
 
 def _plan(items: Iterable | None, query: Query | None, chunk_size: int) -> tuple[list[dict], int]:
@@ -305,9 +257,20 @@ def parse_state(host: Host, batch_id: str, raw: dict) -> dict:
 		"chunks_dropped",
 		"chunk_size",
 		"max_parallel",
+		"written",
+		"written_items",
+		"owed",
 	):
 		out[name] = int(out.get(name) or 0)
-	for name in ("created_at", "started_at", "ended_at", "finished_at", "cancelled", "notified_at"):
+	for name in (
+		"created_at",
+		"started_at",
+		"ended_at",
+		"finished_at",
+		"cancelled",
+		"notified_at",
+		"writing",
+	):
 		out[name] = float(out[name]) if out.get(name) else None
 	out["status"] = out.get("status") or (RUNNING if out["started_at"] else QUEUED)
 	out["spec"] = spec

@@ -40,6 +40,8 @@ BATCH_PENDING = "jobkit:{namespace}:batch:{batch_id}:pending"
 BATCH_ENDED = "jobkit:{namespace}:batch:{batch_id}:ended"
 BATCH_FAILURES = "jobkit:{namespace}:batch:{batch_id}:failures"
 BATCHES = "jobkit:{namespace}:batches"
+# The batches whose chunks are still being written, scored by when their writer must next be heard of.
+BATCHES_WRITING = "jobkit:{namespace}:batches:writing"
 
 # A run's progress (JSON of its last state, by RQ id), the runs an owner has reported progress of
 # (sorted set of RQ ids, scored by their last update), and a run's cancel flag.
@@ -107,6 +109,10 @@ def batch(namespace: str, batch_id: str) -> dict[str, str]:
 
 def batches(namespace: str) -> str:
 	return BATCHES.format(namespace=namespace)
+
+
+def batches_writing(namespace: str) -> str:
+	return BATCHES_WRITING.format(namespace=namespace)
 
 
 def progress(namespace: str, run_id: str) -> str:

@@ -30,7 +30,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from jobkit.engine import context, keys, progress, retries, taking, unique
+from jobkit.engine import batch_writing, context, keys, progress, retries, taking, unique
 from jobkit.engine.errors import WorkerLost
 from jobkit.engine.handle import RETRIED_AS
 from jobkit.engine.host import Host
@@ -52,6 +52,7 @@ ALIVE = "alive"  # its worker still runs it
 ENDED = "ended"  # its outcome was written after all
 GONE = "gone"  # RQ no longer holds the job
 GIVEN_BACK = "given back"  # taken by a worker lost before it started the job: back on its queue
+BATCH_GIVEN_UP = "cancelled"  # a batch whose creator stopped while writing its chunks
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,15 @@ class Reaped:
 	def __str__(self) -> str:
 		if self.outcome == GIVEN_BACK:
 			return f"job {self.rq_id}, taken by a worker lost before it started it: {self.outcome}"
+		if self.outcome == BATCH_GIVEN_UP:
+			return f"batch {self.rq_id}, whose creator stopped while writing its chunks: {self.outcome}"
 		return f"lost run {self.rq_id} of {self.method} (attempt {self.attempt}): {self.outcome}"
 
 
 def reap(host: Host, *, now: float | None = None, limit: int = REAP_LIMIT) -> list[Reaped]:
-	"""Handle the runs of ``host``'s namespace whose lease ran out before ``now``, and give back the
-	jobs taken by workers lost before they started them."""
+	"""Handle the runs of ``host``'s namespace whose lease ran out before ``now``, give back the
+	jobs taken by workers lost before they started them, and cancel the batches whose creator
+	stopped while writing their chunks."""
 	connection = host.connection
 	key = keys.in_flight(host.namespace)
 	now = time.time() if now is None else now
@@ -99,6 +103,8 @@ def reap(host: Host, *, now: float | None = None, limit: int = REAP_LIMIT) -> li
 		done.append(reaped)
 	done.extend(adopt_abandoned(host, now, limit))
 	done.extend(Reaped(rq_id, GIVEN_BACK) for rq_id in taking.give_back(connection, now=now, limit=limit))
+	given_up = batch_writing.give_up_stopped_writers(host, now, limit)
+	done.extend(Reaped(batch_id, BATCH_GIVEN_UP) for batch_id in given_up)
 	return done
 
 

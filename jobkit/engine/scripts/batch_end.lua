@@ -8,7 +8,9 @@
 -- Every chunk's RQ job is written when the batch is created; those beyond max_parallel wait,
 -- unqueued, in the pending list. A segment that ends its chunk pops the head of that list and
 -- queues it here, in the same step that counts it, so each ended chunk releases exactly one chunk
--- and no chunk is released twice, however many end at once.
+-- and no chunk is released twice, however many end at once. While the batch's later chunks are
+-- still being written and none waits, the release is owed: the next slice written pays it
+-- (batch_write.lua).
 --
 -- KEYS[1]  the batch's state (hash)
 -- KEYS[2]  the ended segments (set of "<chunk>:<start>")
@@ -52,6 +54,9 @@ if ARGV[4] == '1' then
 		redis.call('RPUSH', KEYS[5], next_id)
 		redis.call('SADD', KEYS[6], KEYS[5])
 		released = next_id
+	elseif redis.call('HGET', KEYS[1], 'max_parallel') ~= '0' and redis.call('HEXISTS', KEYS[1], 'writing') == 1 then
+		-- No written chunk waits yet: the slice that writes the next ones queues one in its place.
+		redis.call('HINCRBY', KEYS[1], 'owed', 1)
 	end
 end
 local ended = tonumber(redis.call('HGET', KEYS[1], 'chunks_done') or '0')
