@@ -17,7 +17,7 @@ from rq import Worker
 
 import jobkit
 import jobkit.health
-from jobkit.engine import defaults, keys
+from jobkit.engine import batch_writing, defaults, keys
 from jobkit.engine import reaper as _reaper
 from jobkit.engine.deadletter import REDACTED
 
@@ -27,6 +27,14 @@ QUEUES = ("short", "default", "long")
 # that a worker lost right after it took one does not lose it (step 13).
 WORKER_CLASS = "jobkit.engine.worker.Worker"
 WAIT_SECONDS = 60
+
+
+# The process creating a large batch, killed by the demo while it writes the batch's chunks.
+CREATE_BIG_BATCH = """
+import sys, jobkit
+jobkit.configure(redis_url=sys.argv[1], namespace="demo")
+jobkit.batch("demo.jobs.reprice", items=list(range(200_000)), chunk_size=10, max_parallel=1, fail_on=[])
+"""
 
 
 def main() -> int:
@@ -300,6 +308,36 @@ def main() -> int:
 		check(
 			wait_for(lambda: slow.state()["finished_at"]) and slow.status == "Cancelled",
 			f"a cancelled batch ends Cancelled, the running chunk stopping at its next item: {slow.counts}",
+		)
+		# A batch is made with its first chunks, which run while the rest are written. A process
+		# that dies while writing them leaves a batch the reaper cancels once the writer is overdue.
+		creator = subprocess.Popen([sys.executable, "-c", CREATE_BIG_BATCH, args.redis_url], cwd=REPO)
+		writing = keys.batches_writing(host.namespace)
+		check(
+			wait_for(lambda: connection.zcard(writing)),
+			"a batch of 20 000 chunks is made; its first chunks run",
+		)
+		creator.kill()
+		creator.wait()
+		big = jobkit.BatchHandle(host, connection.zrange(writing, 0, -1)[0].decode())
+		print(
+			f"   SIGKILL to the process creating it, after {big.state()['written']} of its chunks were written"
+		)
+		# jobkit.reap() does this once the writer has not been heard of for 60 s; the demo asks as of then.
+		reaped = _reaper.reap(host, now=time.time() + batch_writing.WRITING_SECONDS + 1)
+		check(
+			[(found.rq_id, found.outcome) for found in reaped if found.rq_id == big.id]
+			== [(big.id, "cancelled")],
+			"the reaper gave the batch up: the chunks never written are dropped",
+		)
+		ended = wait_for(lambda: big.state()["finished_at"])
+		state = big.state()
+		check(
+			ended
+			and state["status"] == "Cancelled"
+			and state["chunks_done"] + state["chunks_dropped"] == state["chunks"],
+			f"it ends Cancelled: {state['chunks_done']} chunks ran, {state['chunks_dropped']} dropped, "
+			f"of {state['chunks']}",
 		)
 
 		heading("15. jobkit.progress: throttled, kept after the end, cancellable")
