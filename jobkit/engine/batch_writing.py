@@ -38,7 +38,7 @@ WRITING_SECONDS = 60
 
 def make(
 	host: Host, batch_id: str, spec, state: dict, packed_chunks: list, counts: list, released: int
-) -> list:
+) -> None:
 	"""Make the batch with its first slice in one transaction: its state, its first chunks and
 	their jobs, the first of them queued (up to ``released``) and the rest pending."""
 	from jobkit.engine import batch_runner
@@ -164,7 +164,8 @@ def give_up(host: Host, batch_id: str, *, now: float | None = None, writer: bool
 		state = batches.read_state(host, batch_id)
 		host.log_error(
 			f"jobkit: batch {batch_id} ({state['title']}) was cancelled: the process creating it stopped "
-			f"after writing {state['written']} of its {state['chunks']} chunks",
+			f"after writing {state['written']} of its {state['chunks']} chunks ({state['written_items']} of "
+			f"{state['total']} items)",
 			"",
 		)
 		if last:
