@@ -3,7 +3,8 @@
 Scripts are sent by ``EVALSHA``; a server that does not know one yet (first use, a restart,
 ``SCRIPT FLUSH``) answers NOSCRIPT and the script is loaded once and the call repeated. (redis-py's
 ``register_script`` does the same, but its use in pipelines costs a ``SCRIPT EXISTS`` round trip
-on every execute.)
+on every execute.) The batch scripts share local functions (``batch_common.lua``), sent before
+each of them as part of its source.
 """
 
 import hashlib
@@ -15,9 +16,11 @@ SCRIPTS_DIR = Path(__file__).parent / "scripts"
 
 
 class Script:
-	def __init__(self, name: str):
+	"""A script, and before it the scripts it ``uses`` (their local functions), sent as one."""
+
+	def __init__(self, name: str, uses: tuple[str, ...] = ()):
 		self.name = name
-		self.source = (SCRIPTS_DIR / f"{name}.lua").read_text()
+		self.source = "".join((SCRIPTS_DIR / f"{part}.lua").read_text() for part in (*uses, name))
 		self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
 	def __repr__(self) -> str:
@@ -63,10 +66,10 @@ ACQUIRE = Script("acquire")
 WHO_HOLDS = Script("held")
 PROMOTE = Script("promote")
 REAP_CLAIM = Script("reap_claim")
-BATCH_END = Script("batch_end")
-BATCH_CANCEL = Script("batch_cancel")
-BATCH_WRITE = Script("batch_write")
-BATCH_GIVE_UP = Script("batch_give_up")
+BATCH_END = Script("batch_end", uses=("batch_common",))
+BATCH_CANCEL = Script("batch_cancel", uses=("batch_common",))
+BATCH_WRITE = Script("batch_write", uses=("batch_common",))
+BATCH_GIVE_UP = Script("batch_give_up", uses=("batch_common",))
 TAKE = Script("take")
 HOLD = Script("hold")
 GIVE_BACK = Script("give_back")

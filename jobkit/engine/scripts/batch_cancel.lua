@@ -16,15 +16,8 @@ if redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
 	return {0, 0}
 end
 redis.call('HSET', KEYS[1], 'cancelled', ARGV[1])
-local dropped = redis.call('LRANGE', KEYS[2], 0, -1)
-for _, id in ipairs(dropped) do
-	redis.call('DEL', ARGV[2] .. id)
-end
-redis.call('DEL', KEYS[2])
-redis.call('HINCRBY', KEYS[1], 'chunks_dropped', #dropped)
-local ended = tonumber(redis.call('HGET', KEYS[1], 'chunks_done') or '0')
-	+ tonumber(redis.call('HGET', KEYS[1], 'chunks_dropped') or '0')
-if ended >= tonumber(redis.call('HGET', KEYS[1], 'chunks')) and redis.call('HSETNX', KEYS[1], 'ended_at', ARGV[1]) == 1 then
+redis.call('HINCRBY', KEYS[1], 'chunks_dropped', drop_pending(KEYS[2], ARGV[2]))
+if ends_batch(KEYS[1], ARGV[1]) then
 	return {1, 1}
 end
 return {1, 0}

@@ -59,10 +59,8 @@ if ARGV[4] == '1' then
 		redis.call('HINCRBY', KEYS[1], 'owed', 1)
 	end
 end
-local ended = tonumber(redis.call('HGET', KEYS[1], 'chunks_done') or '0')
-	+ tonumber(redis.call('HGET', KEYS[1], 'chunks_dropped') or '0')
 local last = 0
-if ended >= tonumber(redis.call('HGET', KEYS[1], 'chunks')) and redis.call('HSETNX', KEYS[1], 'ended_at', ARGV[5]) == 1 then
+if ends_batch(KEYS[1], ARGV[5]) then
 	last = 1
 end
 if last == 0 and ARGV[9] ~= '' then

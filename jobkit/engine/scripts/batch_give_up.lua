@@ -28,15 +28,8 @@ redis.call('HDEL', KEYS[1], 'writing')
 redis.call('ZREM', KEYS[3], ARGV[1])
 local unwritten = tonumber(redis.call('HGET', KEYS[1], 'chunks')) - tonumber(redis.call('HGET', KEYS[1], 'written') or '0')
 redis.call('HSETNX', KEYS[1], 'cancelled', ARGV[2])
-local dropped = redis.call('LRANGE', KEYS[2], 0, -1)
-for _, id in ipairs(dropped) do
-	redis.call('DEL', ARGV[3] .. id)
-end
-redis.call('DEL', KEYS[2])
-redis.call('HINCRBY', KEYS[1], 'chunks_dropped', unwritten + #dropped)
-local ended = tonumber(redis.call('HGET', KEYS[1], 'chunks_done') or '0')
-	+ tonumber(redis.call('HGET', KEYS[1], 'chunks_dropped') or '0')
-if ended >= tonumber(redis.call('HGET', KEYS[1], 'chunks')) and redis.call('HSETNX', KEYS[1], 'ended_at', ARGV[2]) == 1 then
+redis.call('HINCRBY', KEYS[1], 'chunks_dropped', unwritten + drop_pending(KEYS[2], ARGV[3]))
+if ends_batch(KEYS[1], ARGV[2]) then
 	return {1, 1}
 end
 return {1, 0}

@@ -36,17 +36,13 @@ for i = 8, #ARGV do
 end
 local writing = redis.call('HGET', KEYS[1], 'writing')
 if not writing then
-	for _, id in ipairs(ids) do
-		redis.call('DEL', ARGV[4] .. id)
-	end
+	delete_jobs(ARGV[4], ids)
 	return {0, 0}
 end
 redis.call('HINCRBY', KEYS[1], 'written', #ids)
 redis.call('HINCRBY', KEYS[1], 'written_items', ARGV[7])
 if redis.call('HEXISTS', KEYS[1], 'cancelled') == 1 then
-	for _, id in ipairs(ids) do
-		redis.call('DEL', ARGV[4] .. id)
-	end
+	delete_jobs(ARGV[4], ids)
 	redis.call('HINCRBY', KEYS[1], 'chunks_dropped', #ids)
 else
 	local queued = tonumber(ARGV[6])
@@ -78,9 +74,7 @@ else
 	redis.call('HSET', KEYS[1], 'writing', ARGV[3])
 	redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
 end
-local ended = tonumber(redis.call('HGET', KEYS[1], 'chunks_done') or '0')
-	+ tonumber(redis.call('HGET', KEYS[1], 'chunks_dropped') or '0')
-if ended >= tonumber(redis.call('HGET', KEYS[1], 'chunks')) and redis.call('HSETNX', KEYS[1], 'ended_at', ARGV[2]) == 1 then
+if ends_batch(KEYS[1], ARGV[2]) then
 	return {1, 1}
 end
 return {1, 0}
