@@ -48,8 +48,9 @@ def make(
 	first = min(FIRST_SLICE, len(packed_chunks))
 	now = float(state["created_at"])
 	state = {**state, "written": first, "written_items": sum(counts[:first])}
-	if first < len(packed_chunks):
-		state["writing"] = repr(now + WRITING_SECONDS)
+	deadline = now + WRITING_SECONDS if first < len(packed_chunks) else None
+	if deadline is not None:
+		state["writing"] = repr(deadline)
 	jobs = [
 		batch_runner.chunk_job(host, batch_id, spec, index, 0, state["user"], parked=index >= released)
 		for index in range(first)
@@ -68,8 +69,8 @@ def make(
 	if jobs[released:]:
 		pipe.rpush(batch_keys["pending"], *(job.id for job in jobs[released:]))
 	pipe.zadd(keys.batches(host.namespace), {batch_id: now})
-	if "writing" in state:
-		pipe.zadd(keys.batches_writing(host.namespace), {batch_id: float(state["writing"])})
+	if deadline is not None:
+		pipe.zadd(keys.batches_writing(host.namespace), {batch_id: deadline})
 	pipe.execute()
 
 
