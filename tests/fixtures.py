@@ -109,6 +109,14 @@ def hang_on_first_attempt(key: str, seconds: float = 600, **settings) -> str:
 	return f"finished on attempt {job.attempt}"
 
 
+def record_threads_after(key: str, seconds: float) -> None:
+	"""Run ``seconds`` (longer than the lease), then record how many threads this process has."""
+	import time
+
+	time.sleep(seconds)
+	_log(key, {"pid": os.getpid(), "threads": len(os.listdir("/proc/self/task"))})
+
+
 def record_kwargs(**kwargs) -> None:
 	_log("kwargs", kwargs)
 

@@ -5,12 +5,13 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 import jobkit
 from jobkit import Retry
-from jobkit.engine import context
+from jobkit.engine import context, keys
 from tests.conftest import NAMESPACE, SHORT_LEASE, read_log
 from tests.workers import start_promoter, start_worker, stop_workers, wait_for
 
@@ -22,6 +23,15 @@ ONE_RETRY = Retry(max_attempts=2, backoff=0.2, jitter=False)
 @pytest.fixture
 def worker(redis_url):
 	process = start_worker(redis_url)
+	yield process
+	stop_workers(process)
+
+
+@pytest.fixture(params=["fork", "jobkit"])
+def any_worker(request, redis_url):
+	"""RQ's forking worker (the run renews its lease from a thread), or jobkit's (it renews the
+	run's lease from the worker)."""
+	process = start_worker(redis_url, worker_class=request.param)
 	yield process
 	stop_workers(process)
 
@@ -41,7 +51,7 @@ def first_run_pid(conn, key: str) -> int:
 	return read_log(conn, f"{key}:runs")[0]["pid"]
 
 
-def test_a_killed_run_is_retried_under_its_policy(short_lease, conn, worker, promoter):
+def test_a_killed_run_is_retried_under_its_policy(short_lease, conn, any_worker, promoter):
 	handle = jobkit.enqueue("tests.fixtures.hang_on_first_attempt", job_id="sync-1", retry=ONE_RETRY, key="k")
 	os.kill(first_run_pid(conn, "k"), signal.SIGKILL)  # the work-horse: its worker lives on
 
@@ -129,12 +139,55 @@ def test_a_whole_worker_killed_is_reaped(short_lease, conn, redis_url, promoter)
 	assert [run["attempt"] for run in read_log(conn, "k:runs")] == [1, 2]
 
 
-def test_a_run_slower_than_its_lease_is_not_reaped(short_lease, conn, worker, promoter):
+def test_a_run_slower_than_its_lease_is_not_reaped(short_lease, conn, any_worker, promoter):
 	handle = jobkit.enqueue("tests.fixtures.hang_on_first_attempt", key="k", seconds=LEASE * 4)
 	wait_for(lambda: handle.status == "finished", "the slow run to finish")
 	assert len(read_log(conn, "k:runs")) == 1
 	assert handle.fetch().return_value() == "finished on attempt 1"
 	assert jobkit.dead_letters().count() == 0
+
+
+@pytest.mark.parametrize("worker_class, renewal_threads", [("fork", 1), ("jobkit", 0)])
+def test_the_lease_of_a_run_is_renewed_by_jobkits_worker_not_by_the_work_horse(
+	short_lease, conn, redis_url, promoter, worker_class, renewal_threads
+):
+	worker = start_worker(redis_url, worker_class=worker_class)
+	try:
+		handle = jobkit.enqueue("tests.fixtures.record_threads_after", key="threads", seconds=LEASE * 3)
+		wait_for(lambda: handle.status == "finished", "the run to finish")
+	finally:
+		stop_workers(worker)
+	[run] = read_log(conn, "threads")
+	assert run["threads"] == 1 + renewal_threads
+	assert conn.zcard(keys.in_flight(NAMESPACE)) == 0
+	assert jobkit.dead_letters().count() == 0
+
+
+def test_a_work_horse_dies_with_its_jobkit_worker_and_its_run_is_retried(
+	short_lease, conn, redis_url, promoter
+):
+	doomed = start_worker(redis_url, worker_class="jobkit")
+	handle = jobkit.enqueue("tests.fixtures.hang_on_first_attempt", retry=ONE_RETRY, key="k")
+	horse = first_run_pid(conn, "k")
+	doomed.kill()  # the worker alone: its work-horse, which it renewed the lease for, must not run on
+	doomed.wait()
+	wait_for(lambda: not process_runs(horse), "the work-horse to die with its worker")
+
+	replacement = start_worker(redis_url, worker_class="jobkit")
+	try:
+		wait_for(lambda: handle.status == "finished", "the second attempt, on the new worker")
+	finally:
+		stop_workers(replacement)
+	assert [run["attempt"] for run in read_log(conn, "k:runs")] == [1, 2]
+
+
+def process_runs(pid: int) -> bool:
+	"""Whether ``pid`` is a live process (not gone, nor a zombie no one reaped)."""
+	try:
+		state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+	except OSError:
+		return False
+	return state not in ("Z", "X")
 
 
 def test_a_frozen_run_whose_worker_heartbeats_is_left_alone(short_lease, conn, redis_url, promoter):

@@ -3,15 +3,18 @@
 A run's process can die without a word (SIGKILL, the kernel's OOM killer, a lost machine, a hard
 restart). The runner never sees it, so nothing retries the job or records its failure, and RQ
 notices only some of these, late or never. Each run is therefore kept in a sorted set, scored by
-the time its lease ends, and renewed by a thread every third of the lease while the process
-lives; an entry whose lease ran out belongs to a run that died, and the reaper takes it.
+the time its lease ends, and renewed every third of the lease while the run lives: by a thread of
+the run's process, or, under jobkit's forking worker, by the worker while its work-horse runs (the
+work-horse dies with its worker: see ``workhorse``). An entry whose lease ran out belongs to a run
+that died, and the reaper takes it.
 """
 
 import logging
 import time
+from dataclasses import dataclass
 
 from jobkit.engine import keys
-from jobkit.engine.lease import Renewer
+from jobkit.engine.lease import Renewer, renew_in_background
 
 logger = logging.getLogger("jobkit")
 
@@ -32,6 +35,16 @@ class InFlight(Renewer):
 		self.lease_seconds = lease_seconds
 		self.joined = joined
 		self.removed = False
+
+	def __enter__(self) -> "InFlight":
+		held = held_run(self.rq_id)
+		if held is None:
+			return super().__enter__()
+		# jobkit's worker wrote the entry as it started the run, and may renew it too.
+		_current.append(self)
+		if not held.renewed_by_worker:
+			renew_in_background(self)
+		return self
 
 	def start(self) -> None:
 		if not self.joined:
@@ -68,6 +81,38 @@ class InFlight(Renewer):
 
 
 _current: list[InFlight] = []
+
+
+@dataclass
+class Held:
+	"""A run whose in-flight entry jobkit's worker wrote as it started it (``worker.hold``)."""
+
+	rq_id: str
+	namespace: str
+	lease_seconds: float
+	# The worker renews the entry while the run's work-horse lives (``workhorse``).
+	renewed_by_worker: bool = False
+
+
+# The last run held by this process's worker (inherited by its work-horse): one at a time.
+_held: Held | None = None
+
+
+def held_by_worker(rq_id: str, namespace: str, lease_seconds: float) -> Held:
+	"""Note that this process's worker wrote the entry of the run ``rq_id`` it is starting."""
+	global _held
+	_held = Held(rq_id, namespace, lease_seconds)
+	return _held
+
+
+def forget_held() -> None:
+	global _held
+	_held = None
+
+
+def held_run(rq_id: str) -> Held | None:
+	"""The run ``rq_id``, if this process's worker wrote its entry as it started it."""
+	return _held if _held is not None and _held.rq_id == rq_id else None
 
 
 def current() -> InFlight | None:

@@ -45,7 +45,7 @@ class Renewer:
 
 	def __enter__(self) -> "Renewer":
 		self.start()
-		_renewals.add(self)
+		renew_in_background(self)
 		return self
 
 	def __exit__(self, *exc_info) -> None:
@@ -112,6 +112,11 @@ class _Renewals:
 
 
 _renewals = _Renewals()
+
+
+def renew_in_background(renewer: Renewer) -> None:
+	"""Renew ``renewer`` from the process's renewal thread until its block ends."""
+	_renewals.add(renewer)
 
 
 class LeaseKeeper(Renewer):

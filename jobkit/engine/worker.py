@@ -11,7 +11,9 @@ Any RQ worker runs jobkit jobs. These add:
   note in the same step that puts a jobkit job in the in-flight registry (``inflight``). RQ's own
   pop leaves a job in no queue and, on rq 1.x, in no registry until its work-horse runs, so a
   worker lost in between loses it; with the note, the reaper gives it back to its queue, and once
-  in flight, a lost run is reaped and retried like any other.
+  in flight, a lost run is reaped and retried like any other;
+- the forking worker renews its work-horse's in-flight entry while it waits for it, and the
+  work-horse dies with its worker (``workhorse``): a job pays no renewal thread of its own.
 """
 
 import logging
@@ -23,7 +25,7 @@ from rq.worker import Worker as _Worker
 import jobkit
 import jobkit.engine.batch_runner
 import jobkit.engine.runner
-from jobkit.engine import defaults, keys, taking
+from jobkit.engine import defaults, inflight, keys, taking, workhorse
 
 logger = logging.getLogger("jobkit")
 
@@ -44,9 +46,10 @@ def envelope_in(rq_job) -> dict | None:
 
 def hold(connection, rq_job) -> bool:
 	"""Start a job this worker took: remove the note ``taking.take`` left and put a jobkit job in
-	its namespace's in-flight registry under its lease (the runner renews it). False when the job
+	its namespace's in-flight registry under its lease (see ``inflight.held_by_worker``). False when the job
 	was given back to its queue (the worker took longer than the note lasts) and must not run here.
 	"""
+	inflight.forget_held()
 	envelope = envelope_in(rq_job)
 	in_flight = None
 	if envelope is not None:
@@ -60,9 +63,13 @@ def hold(connection, rq_job) -> bool:
 			held, replies = taking.hold(connection, rq_job.id, in_flight, read)
 			if held and read is not None:
 				jobkit.engine.batch_runner.keep_start_reads(rq_job.id, replies)
-			return held
-		if in_flight is not None:
-			connection.zadd(in_flight[0], {rq_job.id: in_flight[1]})
+		else:
+			held = True
+			if in_flight is not None:
+				connection.zadd(in_flight[0], {rq_job.id: in_flight[1]})
+		if held and envelope is not None:
+			inflight.held_by_worker(rq_job.id, envelope["ns"], lease)
+		return held
 	except Exception:
 		# The job runs: its work-horse can only begin it through Redis, which marks it started, so
 		# the note cannot give back a job that ran; the runner writes the in-flight entry itself.
@@ -91,11 +98,38 @@ class _Taking:
 		if not hold(self.connection, job):
 			logger.warning("jobkit: %s was given back to its queue before this worker started it", job.id)
 			return None
+		return self.execute_held_job(job, queue)
+
+	def execute_held_job(self, job, queue):
 		return super().execute_job(job, queue)
 
 
 class Worker(_Taking, _Worker):
-	"""rq's forking Worker, with jobkit loaded in the parent and jobs taken and held safely."""
+	"""rq's forking Worker, with jobkit loaded in the parent, jobs taken and held safely, and the
+	in-flight entry of a jobkit run renewed here while its work-horse runs."""
+
+	_renewal: workhorse.Renewal | None = None
+
+	def execute_held_job(self, job, queue):
+		held = inflight.held_run(job.id)
+		if held is not None and workhorse.supported():
+			self._renewal = workhorse.Renewal(self.connection, held)
+		try:
+			return super().execute_held_job(job, queue)
+		finally:
+			if self._renewal is not None:
+				self._renewal.stop()
+				self._renewal = None
+
+	def main_work_horse(self, job, queue):
+		if self._renewal is not None:
+			self._renewal.in_work_horse()
+		return super().main_work_horse(job, queue)
+
+	def wait_for_horse(self):
+		if self._renewal is not None and self.horse_pid:
+			self._renewal.wait_for(self.horse_pid)
+		return super().wait_for_horse()
 
 
 class SimpleWorker(_Taking, _SimpleWorker):
