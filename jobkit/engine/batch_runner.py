@@ -133,9 +133,35 @@ def enqueue_continuation(host: Host, batch_id: str, spec, index: int, start: int
 	)
 
 
-# What jobkit's worker read for a chunk's run in the round trip that started it, before the fork,
-# so that the work-horse inherits it and starts with no round trip of its own: {RQ id: replies}.
-_read_by_worker: dict[str, list] = {}
+@dataclass
+class ChunkStart:
+	"""What a chunk segment's run reads as it starts (``_read_start``), decoded."""
+
+	spec: "batches.BatchSpec | None"  # None: the batch is gone
+	cancelled: bool
+	user: str | None
+	chunk: dict | None
+
+	@classmethod
+	def of(cls, replies: list, spec: "batches.BatchSpec | None" = None) -> "ChunkStart":
+		"""Decode ``_read_start``'s replies; ``spec``: the batch's spec, decoded already."""
+		(raw_spec, cancelled, user), _, raw_chunk, *_ = replies
+		if raw_spec is not None and spec is None:
+			spec = batches.pickle.loads(raw_spec)
+		return cls(
+			spec=spec if raw_spec is not None else None,
+			cancelled=bool(cancelled),
+			user=user.decode() if user else None,
+			chunk=batches.pickle.loads(raw_chunk) if raw_chunk is not None else None,
+		)
+
+
+# What jobkit's worker read and decoded for a chunk's run in the round trip that started it, before
+# the fork: the work-horse inherits it and starts with no round trip of its own. Decoding there
+# costs less too: the objects a work-horse creates land on memory pages it must first copy.
+_read_by_worker: dict[str, ChunkStart] = {}
+# The last spec the worker decoded (its pickle, and itself): a batch's chunks share one.
+_last_spec: tuple[bytes, "batches.BatchSpec"] | None = None
 
 
 def start_reads(envelope: dict):
@@ -150,8 +176,18 @@ def start_reads(envelope: dict):
 
 
 def keep_start_reads(rq_id: str, replies: list) -> None:
+	"""Keep what jobkit's worker read for the chunk run ``rq_id``, decoded for its work-horse."""
+	global _last_spec
 	_read_by_worker.clear()
-	_read_by_worker[rq_id] = replies
+	raw_spec = replies[0][0]
+	spec = _last_spec[1] if _last_spec is not None and _last_spec[0] == raw_spec else None
+	try:
+		start = ChunkStart.of(replies, spec)
+	except Exception:  # e.g. an item whose class is gone: the run fails on it, and says so
+		return
+	if start.spec is not None:
+		_last_spec = (raw_spec, start.spec)
+	_read_by_worker[rq_id] = start
 
 
 def _read_start(pipe, *, batch_keys: dict, index: int) -> None:
@@ -168,20 +204,18 @@ def run_chunk(batch_id: str, index: int, start: int = 0) -> dict:
 	batch_keys = keys.batch(host.namespace, batch_id)
 	job = context.current_job()
 	in_flight = own_in_flight(job.rq_id if job else None)
-	replies = _read_by_worker.pop(job.rq_id, None) if job else None
-	if replies is None:  # not read by jobkit's worker: one round trip for what a chunk needs to start
+	read = _read_by_worker.pop(job.rq_id, None) if job else None
+	if read is None:  # not read by jobkit's worker: one round trip for what a chunk needs to start
 		pipe = connection.pipeline(transaction=False)
 		_read_start(pipe, batch_keys=batch_keys, index=index)
 		if in_flight is not None and in_flight.joined:
 			in_flight.join(pipe)
-		replies = pipe.execute()
-	(raw_spec, cancelled, user), _, raw_chunk, *_ = replies
-	if raw_spec is None:
+		read = ChunkStart.of(pipe.execute())
+	spec, user, chunk = read.spec, read.user, read.chunk
+	if spec is None:
 		batches.read_state(host, batch_id)  # BatchNotFound, with its explanation
-	spec = batches.pickle.loads(raw_spec)
-	if cancelled:
+	if read.cancelled:
 		return end_segment(host, batch_id, spec, index, start, 0, [], complete=True, in_flight=in_flight)
-	chunk = batches.pickle.loads(raw_chunk)
 	items = chunk["items"] if "items" in chunk else spec.query.load(chunk["after"], chunk["upto"])
 	items = items[start:] if start else items
 	timeout = spec.timeout
@@ -215,7 +249,7 @@ def run_chunk(batch_id: str, index: int, start: int = 0) -> dict:
 	host.commit()
 	continued = chunk_context.checkpoint_at is not None and processed < len(items)
 	if continued:
-		enqueue_continuation(host, batch_id, spec, index, start + processed, user.decode() if user else None)
+		enqueue_continuation(host, batch_id, spec, index, start + processed, user)
 	return end_segment(
 		host,
 		batch_id,
