@@ -17,7 +17,7 @@ from rq import Worker
 
 import jobkit
 import jobkit.health
-from jobkit.engine import batch_writing, defaults, keys
+from jobkit.engine import batch_writing, defaults, keys, workhorse
 from jobkit.engine import reaper as _reaper
 from jobkit.engine.deadletter import REDACTED
 
@@ -209,7 +209,9 @@ def main() -> int:
 		print(f"   status={inline.status} result={inline.result!r}")
 		check(inline.result == "resized 2 images", "inline run returned the result")
 
-		heading("12. a work-horse killed mid-job (as by the OOM killer): the reaper retries the run")
+		heading(
+			"12. a work-horse killed mid-job (as by the OOM killer), or its worker: the reaper retries the run"
+		)
 		connection.delete("demo:import-pid")
 		imported = jobkit.enqueue(
 			"demo.jobs.import_catalogue",
@@ -236,6 +238,8 @@ def main() -> int:
 		)
 		print(f"   result: {imported.fetch().return_value()!r}")
 		print("   without a policy the run would be a dead letter: WorkerLost, its unique key released")
+		if workhorse.supported():
+			worker_killed_alone(args.redis_url, host, check)
 
 		heading("13. a worker lost right after it took a job off its queue: the reaper gives the job back")
 		emailed = jobkit.enqueue("demo.jobs.email_report", queue="reports", day="2026-11-24")
@@ -467,6 +471,49 @@ def enqueue_recompute(version: int):
 	)
 
 
+def worker_killed_alone(redis_url: str, host, check) -> None:
+	"""jobkit's forking worker renews its work-horse's lease: killed alone, it takes the work-horse with
+	it, and the run is retried, rather than run on by a work-horse nobody watches."""
+	connection = host.connection
+	connection.delete("demo:import-pid")
+	imported = jobkit.enqueue(
+		"demo.jobs.import_catalogue",
+		queue="reports",
+		retry=jobkit.Retry(max_attempts=2, backoff=0.5, jitter=False),
+		supplier="Globex",
+	)
+	doomed = start_worker(redis_url, "reports")
+	wait_for(lambda: connection.get("demo:import-pid"))
+	horse = int(connection.get("demo:import-pid"))
+	doomed.kill()
+	doomed.wait()
+	print(f"   SIGKILL to a worker alone (pid {doomed.pid}), whose work-horse (pid {horse}) runs attempt 1")
+	check(
+		wait_for(lambda: not process_alive(horse)),
+		"its work-horse died with it (the worker renewed its lease)",
+	)
+	reaped: list = []
+	check(
+		wait_for(lambda: reaped.extend(jobkit.reap()) or reaped) and reaped[0].outcome == "retried",
+		"jobkit.reap() retried the run once its lease went unrenewed",
+	)
+	# A supervisor would restart the worker; its RQ registration is dropped here instead (step 16).
+	for dead in Worker.all(queue=host.rq_queue("reports")):
+		dead.register_death()
+	wait_for(lambda: jobkit.promote_due() >= 0 and imported.status == "queued")
+	run_burst_worker(redis_url, "reports")
+	check(imported.status == "finished", "attempt 2 ran on another worker")
+	print(f"   result: {imported.fetch().return_value()!r}")
+
+
+def process_alive(pid: int) -> bool:
+	"""Whether ``pid`` runs (a zombie nobody reaped does not)."""
+	try:
+		return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+	except OSError:
+		return False
+
+
 def race(calls: int) -> None:
 	for _ in range(calls):
 		RACE_OUTCOMES.append(enqueue_sync())
@@ -496,9 +543,9 @@ def heading(text: str) -> None:
 	print(f"\n{text}")
 
 
-def start_worker(redis_url: str) -> subprocess.Popen:
+def start_worker(redis_url: str, *queues: str) -> subprocess.Popen:
 	env = {**os.environ, "PYTHONPATH": str(REPO)}
-	return subprocess.Popen(worker_command(redis_url, *QUEUES), env=env, cwd=REPO)
+	return subprocess.Popen(worker_command(redis_url, *(queues or QUEUES)), env=env, cwd=REPO)
 
 
 def stop_worker(worker: subprocess.Popen) -> int:
