@@ -46,8 +46,9 @@ def envelope_in(rq_job) -> dict | None:
 
 def hold(connection, rq_job) -> bool:
 	"""Start a job this worker took: remove the note ``taking.take`` left and put a jobkit job in
-	its namespace's in-flight registry under its lease (see ``inflight.held_by_worker``). False when the job
-	was given back to its queue (the worker took longer than the note lasts) and must not run here.
+	its namespace's in-flight registry under its lease (noted: ``inflight.held_by_worker``). False
+	when the job was given back to its queue (the worker took longer than the note lasts) and must
+	not run here.
 	"""
 	inflight.forget_held()
 	envelope = envelope_in(rq_job)
