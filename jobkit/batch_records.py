@@ -117,7 +117,9 @@ def _values(state: dict) -> dict:
 	if not reference[0] or not frappe.db.exists("DocType", reference[0]):
 		reference = (None, None)
 	return {
-		"title": as_text(state["title"]),
+		# As given, as any Data field: the list view escapes it (an escaped title showed as "&amp;"), and
+		# Frappe sanitises markup in it on save.
+		"title": state["title"],
 		"method": state["method"],
 		"status": state["status"],
 		"user": state["user"] or None,
@@ -134,7 +136,7 @@ def _values(state: dict) -> dict:
 		"finished_at": site_time(finished, zone) if finished else None,
 		"duration": round(finished - (state["started_at"] or state["created_at"]), 3) if finished else None,
 		"reference_doctype": reference[0],
-		"reference_name": as_text(reference[1]) if reference[1] else None,
+		"reference_name": reference[1] or None,  # a name, as the link needs it (the desk escapes it)
 		"retry_of": state.get("retry_of") or None,
 	}
 

@@ -60,7 +60,7 @@ def record(letter: DeadLetter) -> str:
 			"kwargs": shown_kwargs(letter.kwargs),
 			"traceback": letter.traceback,
 			"reference_doctype": reference[0] if reference else None,
-			"reference_name": as_text(reference[1]) if reference else None,
+			"reference_name": reference[1] if reference else None,  # a name: the desk escapes links
 			"attempt_errors": [
 				{
 					"attempt": failure["attempt"],

@@ -7,7 +7,14 @@ import frappe
 
 import jobkit
 from jobkit import api
-from jobkit.tests.utils import TEST_USER, SiteJobsTestCase, enforced_permissions, run_bench_worker
+from jobkit.tests.utils import (
+	REFERENCE_ROLE,
+	TEST_USER,
+	SiteJobsTestCase,
+	enforced_permissions,
+	ensure_reference_role,
+	run_bench_worker,
+)
 
 QUEUE = "short"
 ROWS = 2000
@@ -81,6 +88,9 @@ class TestBatches(SiteJobsTestCase):
 			per_item=True,
 			chunk_size=10,
 			queue=QUEUE,
+			title="Close R&D's ToDos",
+			reference_doctype="Role",
+			reference_name=ensure_reference_role(),
 			marker=marker,
 		)
 		frappe.db.commit()
@@ -89,6 +99,9 @@ class TestBatches(SiteJobsTestCase):
 		record = frappe.get_doc("Jobkit Batch", handle.id)
 		self.assertEqual(record.status, "Completed with errors")
 		self.assertEqual((record.done, record.failed), (29, 1))
+		# Stored as given: the list view escapes its subject, and a link needs the name itself.
+		self.assertEqual(record.title, "Close R&D's ToDos")
+		self.assertEqual((record.reference_doctype, record.reference_name), ("Role", REFERENCE_ROLE))
 		[failed] = record.failed_items
 		self.assertEqual(failed.item, names[7])
 		self.assertIn("marked to fail", failed.error)

@@ -8,9 +8,11 @@ import frappe
 import jobkit
 from jobkit import Retry, api, failed_jobs
 from jobkit.tests.utils import (
+	REFERENCE_ROLE,
 	TEST_USER,
 	SiteJobsTestCase,
 	enforced_permissions,
+	ensure_reference_role,
 	ensure_user,
 	run_bench,
 	run_bench_worker,
@@ -55,8 +57,8 @@ class TestFailedJobs(SiteJobsTestCase):
 			retry=Retry(max_attempts=2, backoff=0.2, jitter=False),
 			api_key=SECRET,
 			connection={"password": "hunter2", "host": "db1.internal"},
-			reference_doctype="User",
-			reference_name=TEST_USER,
+			reference_doctype="Role",
+			reference_name=ensure_reference_role(),  # a name that needs escaping, kept as it is
 		)
 		self.assertEqual(
 			(record.status, record.method, record.queue, record.user, record.attempts),
@@ -66,7 +68,7 @@ class TestFailedJobs(SiteJobsTestCase):
 		self.assertTrue(all("Deadlock found" in row.error for row in record.attempt_errors))
 		self.assertLessEqual(record.first_failed_at, record.last_failed_at)
 		self.assertIn("Deadlock found", record.traceback)
-		self.assertEqual((record.reference_doctype, record.reference_name), ("User", TEST_USER))
+		self.assertEqual((record.reference_doctype, record.reference_name), ("Role", REFERENCE_ROLE))
 		self.assertIn("db1.internal", record.kwargs)
 		for secret in (SECRET, "hunter2"):
 			self.assertNotIn(secret, record.kwargs)

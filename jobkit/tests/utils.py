@@ -40,6 +40,17 @@ def ensure_user(email: str, first_name: str, roles: tuple[str, ...] = ()) -> Non
 	frappe.db.commit()
 
 
+# A document whose name needs escaping in HTML, for the records that link to one.
+REFERENCE_ROLE = "Jobkit Test R&D 'Ops'"
+
+
+def ensure_reference_role() -> str:
+	if not frappe.db.exists("Role", REFERENCE_ROLE):
+		frappe.get_doc({"doctype": "Role", "role_name": REFERENCE_ROLE}).insert(ignore_permissions=True)
+		frappe.db.commit()
+	return REFERENCE_ROLE
+
+
 def delete_test_records() -> None:
 	"""Undo what the tests' jobs committed (ToDos whose description starts with a test marker)."""
 	frappe.set_user("Administrator")
