@@ -212,15 +212,8 @@ def main() -> int:
 		heading(
 			"12. a work-horse killed mid-job (as by the OOM killer), or its worker: the reaper retries the run"
 		)
-		connection.delete("demo:import-pid")
-		imported = jobkit.enqueue(
-			"demo.jobs.import_catalogue",
-			job_id="import::ACME",
-			retry=jobkit.Retry(max_attempts=2, backoff=0.5, jitter=False),
-			supplier="ACME",
-		)
-		wait_for(lambda: connection.get("demo:import-pid"))
-		pid = int(connection.get("demo:import-pid"))
+		imported = enqueue_import("ACME", job_id="import::ACME")
+		pid = import_pid(connection)
 		os.kill(pid, signal.SIGKILL)
 		print(
 			f"   SIGKILL to the work-horse (pid {pid}) running attempt 1; RQ marks it failed, jobkit knows nothing"
@@ -471,20 +464,25 @@ def enqueue_recompute(version: int):
 	)
 
 
+def enqueue_import(supplier: str, **options):
+	"""A catalogue import whose first attempt runs until the demo kills it; one retry."""
+	jobkit.get_host().connection.delete("demo:import-pid")
+	retry = jobkit.Retry(max_attempts=2, backoff=0.5, jitter=False)
+	return jobkit.enqueue("demo.jobs.import_catalogue", retry=retry, supplier=supplier, **options)
+
+
+def import_pid(connection) -> int:
+	"""The process id of the import's first attempt, once it runs."""
+	wait_for(lambda: connection.get("demo:import-pid"))
+	return int(connection.get("demo:import-pid"))
+
+
 def worker_killed_alone(redis_url: str, host, check) -> None:
 	"""jobkit's forking worker renews its work-horse's lease: killed alone, it takes the work-horse with
 	it, and the run is retried, rather than run on by a work-horse nobody watches."""
-	connection = host.connection
-	connection.delete("demo:import-pid")
-	imported = jobkit.enqueue(
-		"demo.jobs.import_catalogue",
-		queue="reports",
-		retry=jobkit.Retry(max_attempts=2, backoff=0.5, jitter=False),
-		supplier="Globex",
-	)
+	imported = enqueue_import("Globex", queue="reports")
 	doomed = start_worker(redis_url, "reports")
-	wait_for(lambda: connection.get("demo:import-pid"))
-	horse = int(connection.get("demo:import-pid"))
+	horse = import_pid(host.connection)
 	doomed.kill()
 	doomed.wait()
 	print(f"   SIGKILL to a worker alone (pid {doomed.pid}), whose work-horse (pid {horse}) runs attempt 1")
