@@ -41,8 +41,6 @@ def make(
 ) -> None:
 	"""Make the batch with its first slice in one transaction: its state, its first chunks and
 	their jobs, the first of them queued (up to ``released``) and the rest pending."""
-	from jobkit.engine import batch_runner
-
 	connection = host.connection
 	batch_keys = keys.batch(host.namespace, batch_id)
 	first = min(FIRST_SLICE, len(packed_chunks))
@@ -51,15 +49,12 @@ def make(
 	deadline = now + WRITING_SECONDS if first < len(packed_chunks) else None
 	if deadline is not None:
 		state["writing"] = repr(deadline)
-	jobs = [
-		batch_runner.chunk_job(host, batch_id, spec, index, 0, state["user"], parked=index >= released)
-		for index in range(first)
-	]
+	chunks, jobs = _slice(host, batch_id, spec, state["user"], packed_chunks, released, 0, first)
 	rq_queue = host.rq_queue(spec.queue)
 	pipe = connection.pipeline(transaction=True)
 	pipe.hset(batch_keys["state"], mapping=state)
-	if first:
-		pipe.hset(batch_keys["chunks"], mapping={str(index): packed_chunks[index] for index in range(first)})
+	if chunks:
+		pipe.hset(batch_keys["chunks"], mapping=chunks)
 	for job in jobs:
 		job.save(pipeline=pipe)
 	queued = [job.id for job in jobs[:released]]
@@ -100,22 +95,28 @@ def write_rest(
 		raise
 
 
-def _write_slice(host, batch_id, spec, user, packed_chunks, counts, released, start, end) -> tuple[int, int]:
+def _slice(host, batch_id, spec, user, packed_chunks, released, start, end) -> tuple[dict, list]:
+	"""Chunks ``start`` to ``end``: their records (index -> packed chunk) and their RQ jobs, not yet
+	saved (queued up to ``released``, parked after)."""
 	from jobkit.engine import batch_runner
 
-	batch_keys = keys.batch(host.namespace, batch_id)
-	rq_queue = host.rq_queue(spec.queue)
+	chunks = {str(index): packed_chunks[index] for index in range(start, end)}
 	jobs = [
 		batch_runner.chunk_job(host, batch_id, spec, index, 0, user, parked=index >= released)
 		for index in range(start, end)
 	]
+	return chunks, jobs
+
+
+def _write_slice(host, batch_id, spec, user, packed_chunks, counts, released, start, end) -> tuple[int, int]:
+	batch_keys = keys.batch(host.namespace, batch_id)
+	rq_queue = host.rq_queue(spec.queue)
+	chunks, jobs = _slice(host, batch_id, spec, user, packed_chunks, released, start, end)
 	now = time.time()
 	last_slice = end == len(packed_chunks)
 
 	def fill(pipe) -> None:
-		pipe.hset(
-			batch_keys["chunks"], mapping={str(index): packed_chunks[index] for index in range(start, end)}
-		)
+		pipe.hset(batch_keys["chunks"], mapping=chunks)
 		for job in jobs:
 			job.save(pipeline=pipe)
 			pipe.expire(job.key, UNCLAIMED_SECONDS)
