@@ -98,11 +98,10 @@ class Held:
 _held: Held | None = None
 
 
-def held_by_worker(rq_id: str, namespace: str, lease_seconds: float) -> Held:
+def held_by_worker(rq_id: str, namespace: str, lease_seconds: float) -> None:
 	"""Note that this process's worker wrote the entry of the run ``rq_id`` it is starting."""
 	global _held
 	_held = Held(rq_id, namespace, lease_seconds)
-	return _held
 
 
 def forget_held() -> None:

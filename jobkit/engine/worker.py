@@ -118,9 +118,7 @@ class Worker(_Taking, _Worker):
 		try:
 			return super().execute_held_job(job, queue)
 		finally:
-			if self._renewal is not None:
-				self._renewal.stop()
-				self._renewal = None
+			self._renewal = None  # the work-horse has ended: nothing renews its entry any more
 
 	def main_work_horse(self, job, queue):
 		if self._renewal is not None:

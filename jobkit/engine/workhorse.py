@@ -91,9 +91,6 @@ class Renewal:
 		finally:
 			os.close(pidfd)
 
-	def stop(self) -> None:
-		self.entry.stopped = True
-
 
 def die_with_parent(parent_pid: int) -> bool:
 	"""Have the kernel SIGKILL this process when ``parent_pid`` (its parent) ends; False if it cannot.
