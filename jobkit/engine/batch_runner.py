@@ -146,10 +146,12 @@ class ChunkStart:
 	def of(cls, replies: list, spec: "batches.BatchSpec | None" = None) -> "ChunkStart":
 		"""Decode ``_read_start``'s replies; ``spec``: the batch's spec, decoded already."""
 		(raw_spec, cancelled, user), _, raw_chunk, *_ = replies
-		if raw_spec is not None and spec is None:
+		if raw_spec is None:
+			spec = None
+		elif spec is None:
 			spec = batches.pickle.loads(raw_spec)
 		return cls(
-			spec=spec if raw_spec is not None else None,
+			spec=spec,
 			cancelled=bool(cancelled),
 			user=user.decode() if user else None,
 			chunk=batches.pickle.loads(raw_chunk) if raw_chunk is not None else None,
