@@ -5,7 +5,6 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,7 @@ import jobkit
 from jobkit import Retry
 from jobkit.engine import context, keys
 from tests.conftest import NAMESPACE, SHORT_LEASE, read_log
-from tests.workers import start_promoter, start_worker, stop_workers, wait_for
+from tests.workers import process_runs, start_promoter, start_worker, stop_workers, wait_for
 
 # Short leases, so that a dead run is found within seconds.
 LEASE = SHORT_LEASE
@@ -179,15 +178,6 @@ def test_a_work_horse_dies_with_its_jobkit_worker_and_its_run_is_retried(
 	finally:
 		stop_workers(replacement)
 	assert [run["attempt"] for run in read_log(conn, "k:runs")] == [1, 2]
-
-
-def process_runs(pid: int) -> bool:
-	"""Whether ``pid`` is a live process (not gone, nor a zombie no one reaped)."""
-	try:
-		state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-	except OSError:
-		return False
-	return state not in ("Z", "X")
 
 
 def test_a_frozen_run_whose_worker_heartbeats_is_left_alone(short_lease, conn, redis_url, promoter):

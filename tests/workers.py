@@ -160,12 +160,27 @@ def child_pids(pid: int) -> list[int]:
 	children = []
 	for stat in Path("/proc").glob("[0-9]*/stat"):
 		try:
-			_, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+			_, ppid = _state_and_parent(stat)
 		except (OSError, ValueError):
 			continue  # gone meanwhile
-		if int(ppid) == pid:
+		if ppid == pid:
 			children.append(int(stat.parent.name))
 	return children
+
+
+def process_runs(pid: int) -> bool:
+	"""Whether ``pid`` is a live process (not gone, nor a zombie no one reaped)."""
+	try:
+		state, _ = _state_and_parent(Path(f"/proc/{pid}/stat"))
+	except (OSError, ValueError):
+		return False
+	return state not in ("Z", "X")
+
+
+def _state_and_parent(stat: Path) -> tuple[str, int]:
+	"""A process's state letter and parent pid, from its /proc/<pid>/stat (after the name's ")")."""
+	state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+	return state, int(ppid)
 
 
 def request_stop(process: subprocess.Popen) -> None:
