@@ -123,6 +123,11 @@ class DeadLetter:
 		return self.failures[-1]["at"]
 
 	@property
+	def at(self) -> float:
+		"""When the record was made: the last failure's time."""
+		return self.last_failed_at
+
+	@property
 	def reference(self) -> tuple[str, str] | None:
 		"""The document the job works on, when its kwargs name one (Frappe's naming)."""
 		kwargs = self.job["kwargs"]

@@ -59,7 +59,12 @@ class RetryLater(JobkitError):
 
 
 class UnknownDeadLetter(JobkitError):
-	"""No dead letter has this id (never written, already retried or discarded, or expired)."""
+	"""No dead letter has this id to act on (never written, already retried or discarded, expired,
+	or being retried by another caller right now)."""
+
+
+class UnknownSkippedRun(JobkitError):
+	"""No skipped run has this id (never written, discarded, or expired)."""
 
 
 class FinalFailure(JobkitError):

@@ -56,6 +56,13 @@ HEALTH_SCAN_CURSOR = "jobkit:{namespace}:health:scan-cursor"
 # one key per letter (its pickled record), both for the RQ id of the job's last attempt.
 DEAD_LETTERS = "jobkit:{namespace}:dead"
 DEAD_LETTER = "jobkit:{namespace}:dead:{letter_id}"
+# Set while one caller retries a letter (with a TTL): the letter stays until its job is enqueued.
+DEAD_LETTER_RETRYING = "jobkit:{namespace}:dead-retrying:{letter_id}"
+
+# The plain-RQ host's skipped runs (runs not started on purpose: see ``skipped``), kept like its
+# dead letters: an index scored by the time of the skip, and one key per record.
+SKIPPED_RUNS = "jobkit:{namespace}:skipped"
+SKIPPED_RUN = "jobkit:{namespace}:skipped:{record_id}"
 
 # RQ job ids of the plain-RQ host. rq 2.x refuses ":" in job ids, so the logical id is
 # percent-encoded; the encoding is reversible and leaves common ids readable.
@@ -137,6 +144,18 @@ def dead_letters(namespace: str) -> str:
 
 def dead_letter(namespace: str, letter_id: str) -> str:
 	return DEAD_LETTER.format(namespace=namespace, letter_id=letter_id)
+
+
+def dead_letter_retrying(namespace: str, letter_id: str) -> str:
+	return DEAD_LETTER_RETRYING.format(namespace=namespace, letter_id=letter_id)
+
+
+def skipped_runs(namespace: str) -> str:
+	return SKIPPED_RUNS.format(namespace=namespace)
+
+
+def skipped_run(namespace: str, record_id: str) -> str:
+	return SKIPPED_RUN.format(namespace=namespace, record_id=record_id)
 
 
 def rq_job_id(namespace: str, job_id: str) -> str:
