@@ -36,6 +36,7 @@ from jobkit.engine.errors import (
 	RetryLater,
 	UnknownDeadLetter,
 	UnknownQueue,
+	UnknownSkippedRun,
 	UnserializableArguments,
 	WorkerLost,
 )
@@ -46,6 +47,7 @@ from jobkit.engine.locks import Lock, lock
 from jobkit.engine.progress import Progress
 from jobkit.engine.reaper import Reaped
 from jobkit.engine.retry import Retry
+from jobkit.engine.skipped import SkippedRun, SkippedRuns
 
 __version__ = "0.1.0"
 
@@ -76,8 +78,11 @@ __all__ = [
 	"Reaped",
 	"Retry",
 	"RetryLater",
+	"SkippedRun",
+	"SkippedRuns",
 	"UnknownDeadLetter",
 	"UnknownQueue",
+	"UnknownSkippedRun",
 	"UnserializableArguments",
 	"WorkerLost",
 	"__version__",
@@ -99,6 +104,7 @@ __all__ = [
 	"progress_of",
 	"promote_due",
 	"reap",
+	"skipped_runs",
 ]
 
 
@@ -248,6 +254,21 @@ def dead_letters() -> DeadLetters:
 		raise NotConfigured(
 			f"the {host.name} host keeps failed jobs elsewhere: on a Frappe site they are 'Jobkit Failed "
 			"Job' records (desk list, `bench --site S jobkit retry NAME`, jobkit.failed_jobs.retry(name))"
+		)
+	return store
+
+
+def skipped_runs() -> SkippedRuns:
+	"""The runs the plain-RQ host did not start on purpose, kept in Redis: ``ids()``, ``list()``,
+	``get(id)``, ``discard(id)`` (a scheduled run overlapping its previous one; a retry superseded
+	by a newer copy of its job, with the arguments that did not run). On a Frappe site they are
+	"Jobkit Skipped Run" records."""
+	host = get_host()
+	store = getattr(host, "skipped_runs", None)
+	if not isinstance(store, SkippedRuns):
+		raise NotConfigured(
+			f"the {host.name} host keeps skipped runs elsewhere: on a Frappe site they are 'Jobkit "
+			"Skipped Run' records (desk list)"
 		)
 	return store
 

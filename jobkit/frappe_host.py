@@ -171,10 +171,10 @@ class FrappeHost:
 			return None
 		return (job.get("kwargs") or {}).get("job_type")
 
-	def record_skipped_run(self, method: str, job_id: str, holder: str, holder_status: str | None) -> None:
-		from jobkit import skipped_runs
+	def record_skipped_run(self, skipped) -> None:
+		from jobkit import skipped_run_records
 
-		skipped_runs.record(method, job_id, holder, holder_status)
+		skipped_run_records.record(skipped)
 
 	@contextmanager
 	def item_scope(self):

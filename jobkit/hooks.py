@@ -40,12 +40,14 @@ default_log_clearing_doctypes = {
 	"Job Health Check": 30,
 }
 
-# A batch's record, and a failed job's, is for the job's user and for System Managers.
+# A batch's record, a failed job's and a skipped run's, is for the job's user and for System Managers.
 has_permission = {
 	"Jobkit Batch": "jobkit.record_access.has_permission",
 	"Jobkit Failed Job": "jobkit.record_access.has_permission",
+	"Jobkit Skipped Run": "jobkit.record_access.has_permission",
 }
 permission_query_conditions = {
 	"Jobkit Batch": "jobkit.record_access.batch_conditions",
 	"Jobkit Failed Job": "jobkit.record_access.failed_job_conditions",
+	"Jobkit Skipped Run": "jobkit.record_access.skipped_run_conditions",
 }

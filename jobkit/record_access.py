@@ -1,4 +1,4 @@
-"""Who reads jobkit's records of jobs (Jobkit Batch, Jobkit Failed Job): the job's user, and System
+"""Who reads jobkit's records of jobs (Jobkit Batch, Failed Job, Skipped Run): the job's user, and System
 Managers. Wired as ``has_permission`` (one record) and ``permission_query_conditions`` (lists and
 reports) in hooks.py; nobody but jobkit writes these records.
 """
@@ -23,6 +23,10 @@ def batch_conditions(user: str | None = None) -> str:
 
 def failed_job_conditions(user: str | None = None) -> str:
 	return _own_records("Jobkit Failed Job", user)
+
+
+def skipped_run_conditions(user: str | None = None) -> str:
+	return _own_records("Jobkit Skipped Run", user)
 
 
 def _own_records(doctype: str, user: str | None) -> str:

@@ -1,7 +1,5 @@
 """@jobkit.job with real workers: defaults, explicit arguments, locks, and the scheduler hand-off."""
 
-import json
-
 import pytest
 
 import jobkit
@@ -13,15 +11,16 @@ from tests.workers import run_burst_worker, start_worker, stop_workers, wait_for
 
 class SchedulingHost(jobkit.RQHost):
 	"""A plain-RQ host with a scheduler, as the Frappe host has: it reports the target it is running
-	(Frappe: the ``job_type`` of ``run_scheduled_job``) and records skipped runs in Redis."""
+	(Frappe: the ``job_type`` of ``run_scheduled_job``)."""
 
 	target: str | None = None
 
 	def scheduler_target(self) -> str | None:
 		return self.target
 
-	def record_skipped_run(self, method, job_id, holder, holder_status) -> None:
-		self.connection.rpush("skipped", json.dumps([method, job_id, holder, holder_status]))
+
+def skipped(host) -> list:
+	return [[r.reason, r.method, r.job_id, r.holder, r.holder_status] for r in host.skipped_runs.list()]
 
 
 def test_enqueue_uses_the_declared_defaults(host, conn, redis_url):
@@ -84,8 +83,8 @@ def test_a_scheduler_run_is_handed_off_and_never_overlaps_the_previous_one(redis
 
 		second = fixtures.scheduled_cleanup()  # the next tick, while the first run goes on
 		assert second.duplicate and second.rq_id == first.rq_id
-		assert read_log(conn, "skipped") == [
-			["tests.fixtures.scheduled_cleanup", first.id, first.rq_id, "started"]
+		assert skipped(scheduler_host) == [
+			["overlap", "tests.fixtures.scheduled_cleanup", first.id, first.rq_id, "started"]
 		]
 
 		conn.rpush("cleanup:go", 1)
@@ -97,7 +96,7 @@ def test_a_scheduler_run_is_handed_off_and_never_overlaps_the_previous_one(redis
 	finally:
 		stop_workers(worker)
 	assert [run["queue"] for run in read_log(conn, "cleanup:runs")] == ["long", "long"]
-	assert len(read_log(conn, "skipped")) == 1
+	assert len(skipped(scheduler_host)) == 1
 
 
 def test_a_decorated_function_outside_the_scheduler_runs_in_place(redis_url, conn, no_host):

@@ -270,3 +270,30 @@ def test_a_failed_attempt_whose_retry_cannot_be_written_is_left_to_the_reaper(
 	handle = jobkit.enqueue("tests.fixtures.fails_unprintably_once", retry=ONE_RETRY, key="u")
 	wait_for(lambda: handle.status == "finished", "the reaper to retry the attempt whose outcome was lost")
 	assert conn.get("u:done") and int(conn.get("u:attempts")) == 2
+
+
+def test_a_killed_unique_run_whose_key_a_newer_copy_took_is_superseded_not_lost(short_lease, conn, redis_url):
+	retry = Retry(max_attempts=3, backoff=1, jitter=False)
+	doomed = start_worker(redis_url, worker_class="jobkit", start_new_session=True)
+	killed = jobkit.enqueue("tests.fixtures.hang_on_first_attempt", job_id="k", retry=retry, key="k", n=1)
+	first_run_pid(conn, "k")
+	os.killpg(doomed.pid, signal.SIGKILL)  # the worker and its work-horse, mid-run
+	doomed.wait()
+	time.sleep(LEASE * 1.5)  # the killed run's key expires with its lease
+
+	newer = jobkit.enqueue("tests.fixtures.hang_on_first_attempt", job_id="k", retry=retry, key="k", n=2)
+	assert not newer.duplicate
+	reaped = wait_for(jobkit.reap, "the reaper to take the lost run")
+	assert [(r.outcome, r.holder) for r in reaped] == [("superseded", newer.rq_id)]
+	assert killed.status == "superseded"
+	assert killed.superseded_by == newer.rq_id
+	[skipped] = jobkit.skipped_runs().list()
+	assert (skipped.reason, skipped.holder, skipped.job["kwargs"]["n"]) == ("superseded", newer.rq_id, 1)
+	assert skipped.rq_id == killed.rq_id and skipped.attempt == 2
+	assert skipped.error.startswith("WorkerLost: ")
+	assert jobkit.dead_letters().count() == 0
+	# Nothing is left for a later pass, and the newer copy still holds the key.
+	time.sleep(LEASE * 1.5)
+	assert jobkit.reap() == []
+	assert len(jobkit.skipped_runs().list()) == 1
+	assert jobkit.enqueue("tests.fixtures.add", job_id="k", a=1, b=2).rq_id == newer.rq_id

@@ -101,3 +101,34 @@ def test_bad_retry_arguments_enqueue_nothing(host, conn):
 	with pytest.raises(jobkit.InvalidArgument, match="at least 1"):
 		jobkit.enqueue("tests.fixtures.add", retry=0, a=1, b=1)
 	assert conn.keys("*") == []
+
+
+def test_a_retry_whose_key_a_newer_copy_took_is_superseded_and_recorded(host, conn, redis_url):
+	worker = start_worker(redis_url)
+	try:
+		first = jobkit.enqueue("tests.fixtures.fail_when_told", job_id="r", retry=FAST, key="r", n=1)
+		wait_for(lambda: read_log(conn, "r:runs"), "the first call to start")
+		# Its key lapses while it runs (renewals that came too late), and a newer call takes it.
+		conn.delete(keys.unique(NAMESPACE, "r"))
+		newer = jobkit.enqueue("tests.fixtures.fail_when_told", job_id="r", retry=FAST, key="r", n=2)
+		assert not newer.duplicate
+		conn.rpush(f"r:{first.rq_id}", "fail")
+		wait_for(lambda: first.status == "superseded", "the first call's retry to be superseded")
+		assert first.superseded_by == newer.rq_id
+		[skipped] = jobkit.skipped_runs().list()
+		assert (skipped.reason, skipped.holder, skipped.rq_id, skipped.attempt) == (
+			"superseded",
+			newer.rq_id,
+			first.rq_id,
+			2,
+		)
+		assert skipped.kwargs == {"key": "r", "n": 1}
+		assert skipped.error == "ConnectionError: upstream gone (r, call 1)"
+		wait_for(lambda: len(read_log(conn, "r:runs")) == 2, "the newer call to start")
+		conn.rpush(f"r:{newer.rq_id}", "ok")
+		wait_for(lambda: newer.status == "finished", "the newer call to finish")
+	finally:
+		stop_workers(worker)
+	assert [run["n"] for run in read_log(conn, "r:runs")] == [1, 2]  # attempt 2 of call 1 never ran
+	assert jobkit.dead_letters().count() == 0
+	assert not jobkit.is_enqueued("r")

@@ -7,6 +7,14 @@ WAITING_FOR_COMMIT = "waiting for commit"
 # A retried attempt's RQ job names the next attempt; a handle follows at most this many.
 MAX_ATTEMPTS_FOLLOWED = 100
 RETRIED_AS = "jobkit_retried_as"
+# A run whose next attempt was superseded by a newer copy holding its unique key (see ``skipped``):
+# its RQ job's meta names the holder, and the handle ends "superseded".
+SUPERSEDED_META = "jobkit_superseded"
+SUPERSEDED = "superseded"
+# A run whose final failure the reaper recorded (its process died): its handle ends "failed",
+# whatever RQ still says of the job.
+DEAD_LETTERED = "jobkit_dead_lettered"
+FAILED = "failed"
 
 
 class JobHandle:
@@ -17,6 +25,9 @@ class JobHandle:
 	``"finished"``, ``"failed"``..., or None once RQ no longer keeps the job. ``duplicate`` is
 	True when a unique job's key was held: the handle then points to the holder (``rq_id``), and
 	``replaced`` tells whether the holder took this call's arguments.
+
+	A call whose retry could not take its unique key, because a newer copy holds it, ends
+	``"superseded"``: ``superseded_by`` is then the RQ id of that copy, the job's run now.
 	"""
 
 	__slots__ = (
@@ -87,5 +98,17 @@ class JobHandle:
 		if job is None:
 			return WAITING_FOR_COMMIT if self._pending else None
 		self._pending = False
+		if job.meta.get(SUPERSEDED_META):
+			return SUPERSEDED
 		status = job.get_status()
-		return getattr(status, "value", status)
+		status = getattr(status, "value", status)
+		if status == "started" and job.meta.get(DEAD_LETTERED):
+			return FAILED  # its process died: RQ may not know for minutes
+		return status
+
+	@property
+	def superseded_by(self) -> str | None:
+		"""The RQ id of the copy that superseded this call's next attempt, if one did."""
+		job = self.fetch()
+		superseded = job.meta.get(SUPERSEDED_META) if job is not None else None
+		return superseded["holder"] if superseded else None

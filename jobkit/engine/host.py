@@ -20,6 +20,7 @@ from jobkit.engine.deadletter import DeadLetter
 from jobkit.engine.deadletter_store import DeadLetters
 from jobkit.engine.errors import InvalidArgument, NotConfigured
 from jobkit.engine.numbers import is_number
+from jobkit.engine.skipped import OVERLAP, SkippedRun, SkippedRuns
 
 RUNNER_PATH = "jobkit.engine.runner.run"
 DEFAULT_QUEUE_NAMES = tuple(defaults.DEFAULT_QUEUE_TIMEOUTS)
@@ -104,8 +105,8 @@ class Host(Protocol):
 	def scheduler_target(self) -> str | None:
 		"""The dotted path the host's scheduler is running as a scheduled target here, if any."""
 
-	def record_skipped_run(self, method: str, job_id: str, holder: str, holder_status: str | None) -> None:
-		"""Record that a scheduled run was skipped because the previous one is still going."""
+	def record_skipped_run(self, skipped: SkippedRun) -> None:
+		"""Keep the record of a run not started on purpose (``skipped``), replacing one with its id."""
 
 	def item_scope(self) -> AbstractContextManager:
 		"""Where one item of a per-item batch runs: its writes are undone if it raises."""
@@ -118,7 +119,8 @@ class RQHost:
 	"""A plain Redis + RQ application: scripts, Flask, FastAPI, and jobkit's own engine tests.
 
 	There is no database transaction here, so ``enqueue_after_commit`` enqueues at once and
-	``commit``/``rollback`` do nothing. Dead letters are kept in Redis (``dead_letters``).
+	``commit``/``rollback`` do nothing. Dead letters and skipped runs are kept in Redis
+	(``dead_letters``, ``skipped_runs``), as long as each other (``dead_letter_ttl``).
 	"""
 
 	name = "rq"
@@ -163,6 +165,7 @@ class RQHost:
 		}
 		self._rq_queues: dict[str, Any] = {}
 		self.dead_letters = DeadLetters(self, _positive_int("dead_letter_ttl", dead_letter_ttl))
+		self.skipped_runs = SkippedRuns(self, self.dead_letters.ttl)
 
 	def __repr__(self) -> str:
 		return f"<RQHost namespace={self._namespace!r} queues={list(self._queues)}>"
@@ -259,8 +262,15 @@ class RQHost:
 	def scheduler_target(self) -> str | None:
 		return None  # plain RQ has no scheduler that calls functions as targets
 
-	def record_skipped_run(self, method: str, job_id: str, holder: str, holder_status: str | None) -> None:
-		logger.warning("jobkit: skipped a run of %s: %s is still %s", method, holder, holder_status)
+	def record_skipped_run(self, skipped: SkippedRun) -> None:
+		self.skipped_runs.add(skipped)
+		if skipped.reason == OVERLAP:
+			logger.warning(
+				"jobkit: skipped a run of %s: %s is still %s",
+				skipped.method,
+				skipped.holder,
+				skipped.holder_status,
+			)
 
 	def item_scope(self) -> AbstractContextManager:
 		return nullcontext()  # no transaction to undo: a per-item batch's method undoes its own writes

@@ -14,6 +14,7 @@ import functools
 from jobkit.engine import context, defaults, locks, unique
 from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.retry import Retry
+from jobkit.engine.skipped import SkippedRun
 
 # The job id of a scheduled target's handed-off runs (one per method; namespaced by site).
 SCHEDULED_JOB_ID = "scheduled::{method}"
@@ -87,7 +88,7 @@ class JobFunction:
 		)
 		if handle.duplicate:
 			holder_status = unique.holder_status(host.connection, handle.rq_id)
-			host.record_skipped_run(self.path, handle.id, handle.rq_id, holder_status)
+			host.record_skipped_run(SkippedRun.overlap(self.path, handle.id, handle.rq_id, holder_status))
 		return handle
 
 

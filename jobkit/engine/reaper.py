@@ -7,7 +7,9 @@ cases jobkit's runner never sees it. Its in-flight entry (``inflight``) stops be
 once its lease has run out the reaper treats the run as failed with ``WorkerLost``:
 
 - under a retry policy with attempts left, the next attempt is scheduled with the policy's
-  backoff; a unique key held ``until_executed`` passes to it, as for any retry;
+  backoff; a unique key held ``until_executed`` passes to it, as for any retry. The key may have
+  run out with the lost run's lease and been taken by a newer copy of the job: the attempt is
+  then superseded by that copy (``skipped``): not written, and recorded with its arguments;
 - otherwise the failure is final: a dead letter (a "Jobkit Failed Job" on a site) is written, the
   job's unique key is released and its ``on_failure`` callback runs (in the reaper's process,
   with ``jobkit.current_job()`` describing the lost run).
@@ -32,10 +34,10 @@ from datetime import datetime, timezone
 
 from jobkit.engine import batch_writing, context, keys, progress, retries, taking, unique
 from jobkit.engine.errors import WorkerLost
-from jobkit.engine.handle import RETRIED_AS
+from jobkit.engine.handle import DEAD_LETTERED, RETRIED_AS, SUPERSEDED_META
 from jobkit.engine.host import Host
 from jobkit.engine.rqcompat import started_registry_job_id
-from jobkit.engine.runner import DEAD_LETTERED, job_context, lease_of, run_failure_callback, write_dead_letter
+from jobkit.engine.runner import job_context, lease_of, run_failure_callback, write_dead_letter
 from jobkit.engine.scripts import REAP_CLAIM, RELEASE
 
 logger = logging.getLogger("jobkit")
@@ -46,6 +48,7 @@ REAP_LIMIT = 100
 REAPER_LEASE_SECONDS = 300
 
 RETRIED = "retried"
+SUPERSEDED = "superseded"  # its next attempt was not written: a newer copy holds the unique key
 FAILED = "failed"  # final: dead letter written
 STOPPED = "stopped"  # stopped or canceled through RQ: not retried
 ALIVE = "alive"  # its worker still runs it
@@ -53,6 +56,13 @@ ENDED = "ended"  # its outcome was written after all
 GONE = "gone"  # RQ no longer holds the job
 GIVEN_BACK = "given back"  # taken by a worker lost before it started the job: back on its queue
 BATCH_GIVEN_UP = "cancelled"  # a batch whose creator stopped while writing its chunks
+
+# The outcomes that end a lost run, with what its progress is told.
+LOST_RUN_ENDS = {
+	RETRIED: "its next attempt is scheduled",
+	FAILED: "recorded as failed",
+	SUPERSEDED: "its next attempt was superseded by {holder}, a newer copy of the job",
+}
 
 
 @dataclass(frozen=True)
@@ -65,12 +75,18 @@ class Reaped:
 	job_id: str | None = None
 	attempt: int | None = None
 	lease: float | None = None  # of a run found alive: its next lease
+	holder: str | None = None  # of a run superseded: the RQ id of the newer copy that holds its key
 
 	def __str__(self) -> str:
 		if self.outcome == GIVEN_BACK:
 			return f"job {self.rq_id}, taken by a worker lost before it started it: {self.outcome}"
 		if self.outcome == BATCH_GIVEN_UP:
 			return f"batch {self.rq_id}, whose creator stopped while writing its chunks: {self.outcome}"
+		if self.holder is not None:
+			return (
+				f"lost run {self.rq_id} of {self.method} (attempt {self.attempt}): {self.outcome} by "
+				f"{self.holder}, a newer copy holding its unique key"
+			)
 		return f"lost run {self.rq_id} of {self.method} (attempt {self.attempt}): {self.outcome}"
 
 
@@ -96,9 +112,9 @@ def reap(host: Host, *, now: float | None = None, limit: int = REAP_LIMIT) -> li
 			connection.zadd(key, {rq_id: time.time() + reaped.lease})
 		else:
 			connection.zrem(key, rq_id)
-		if reaped.outcome in (RETRIED, FAILED):
+		if reaped.outcome in LOST_RUN_ENDS:
 			# Its progress said "running" when the process died: say how it ended instead.
-			then = "its next attempt is scheduled" if reaped.outcome == RETRIED else "recorded as failed"
+			then = LOST_RUN_ENDS[reaped.outcome].format(holder=reaped.holder)
 			progress.end_lost_run(host, rq_id, f"WorkerLost: the process running it died; {then}")
 		done.append(reaped)
 	done.extend(adopt_abandoned(host, now, limit))
@@ -150,7 +166,7 @@ def adopt_abandoned(host: Host, now: float, limit: int = REAP_LIMIT) -> list[Rea
 				continue
 			if reaped.outcome == ALIVE:
 				connection.zadd(registry.key, {entry: time.time() + reaped.lease})
-			elif reaped.outcome in (RETRIED, FAILED):
+			elif reaped.outcome in LOST_RUN_ENDS:
 				rq_job.set_status("failed")
 				FailedJobRegistry(queue=rq_queue).add(
 					rq_job,
@@ -177,6 +193,11 @@ def _reap_one(host: Host, rq_id: str) -> Reaped:
 	if envelope is None:
 		return Reaped(rq_id, GONE)
 	found = {"method": envelope["method"], "job_id": envelope["id"], "attempt": envelope.get("attempt", 1)}
+	superseded = rq_job.meta.get(SUPERSEDED_META)
+	if superseded:
+		# Its record may not have been written (the process superseding it died): the same record.
+		retries.record_superseded(host, envelope, rq_job)
+		return Reaped(rq_id, ENDED, **found, holder=superseded["holder"])
 	status = _status(rq_job)
 	if status == "finished" or rq_job.meta.get(DEAD_LETTERED) or _was_retried(connection, rq_job):
 		return Reaped(rq_id, ENDED, **found)
@@ -193,7 +214,9 @@ def _reap_one(host: Host, rq_id: str) -> Reaped:
 	)
 	delay = retries.next_delay(host, envelope, exc)
 	if delay is not None:
-		retries.schedule_next_attempt(host, envelope, rq_job, delay, exc)
+		holder = retries.schedule_next_attempt(host, envelope, rq_job, delay, exc)
+		if holder is not None:
+			return Reaped(rq_id, SUPERSEDED, **found, holder=holder)
 		return Reaped(rq_id, RETRIED, **found)
 	tokens = context.enter_job(host, job_context(envelope, rq_id))
 	try:

@@ -4,7 +4,9 @@ A retried attempt is a new delayed job (a fresh RQ id, the same logical id, kwar
 attempt number plus one). The failed attempt ends normally for RQ (no Error Log per attempt);
 its RQ job records the id of the attempt that follows, so a handle can follow the chain to the
 final outcome. A unique key held until the job is executed passes to the next attempt in the
-same script call that writes it, so no other copy can slip in between.
+same script call that writes it, so no other copy can slip in between. When a newer copy holds
+the key already (a lost run's key runs out with its lease, and a new call takes it), the attempt
+is superseded: not written, recorded as a skipped run with its arguments (``skipped``).
 """
 
 import logging
@@ -12,8 +14,9 @@ import time
 
 from jobkit.engine import deadletter, rqjob, unique
 from jobkit.engine.errors import RetryLater, WorkerLost
-from jobkit.engine.handle import RETRIED_AS
+from jobkit.engine.handle import RETRIED_AS, SUPERSEDED_META
 from jobkit.engine.retry import Retry
+from jobkit.engine.skipped import SkippedRun
 
 logger = logging.getLogger("jobkit")
 
@@ -54,8 +57,10 @@ def next_delay(host, envelope: dict, exc: BaseException) -> float | None:
 	return None
 
 
-def schedule_next_attempt(host, envelope: dict, rq_job, delay: float, exc: BaseException) -> str:
-	"""Write the next attempt as a delayed job; return its RQ id."""
+def schedule_next_attempt(host, envelope: dict, rq_job, delay: float, exc: BaseException) -> str | None:
+	"""Write the next attempt as a delayed job. Return None, or, when a newer copy of the job holds
+	its unique key so that the attempt cannot take it, the holder's RQ id: the attempt is then
+	superseded (not written; see ``supersede``)."""
 	following = {
 		**envelope,
 		"attempt": envelope.get("attempt", 1) + 1,
@@ -71,7 +76,12 @@ def schedule_next_attempt(host, envelope: dict, rq_job, delay: float, exc: BaseE
 	held = envelope.get("unique")
 	if held and held["lock"] == unique.UNTIL_EXECUTED:
 		policy = unique.UniquePolicy(held["lock"], unique.SKIP, int(held["ttl"] + delay + 1), held["lease"])
-		unique.claim_and_enqueue(host.connection, rq_queue, job, held["key"], policy, False, due, rq_job.id)
+		outcome, holder = unique.claim_and_enqueue(
+			host.connection, rq_queue, job, held["key"], policy, False, due, rq_job.id
+		)
+		if outcome != unique.CLAIMED:
+			supersede(host, envelope, rq_job, holder, following["attempt"], exc)
+			return holder
 	else:
 		rqjob.save_scheduled(host.connection, rq_queue, job, due)
 	logger.warning(
@@ -83,4 +93,40 @@ def schedule_next_attempt(host, envelope: dict, rq_job, delay: float, exc: BaseE
 		following["attempt"],
 		delay,
 	)
-	return rq_id
+	return None
+
+
+def supersede(host, envelope: dict, rq_job, holder: str, attempt: int, exc: BaseException) -> None:
+	"""End the run ``rq_job`` whose next attempt ``attempt`` cannot take its unique key: ``holder``,
+	a newer copy of the job, holds it and is the job's run now.
+
+	The run's RQ job names the holder first (its handle then ends "superseded", and the reaper
+	leaves it), then the host records the skipped attempt with its arguments. A process that dies
+	in between leaves the run to the reaper, which writes the record from what the job names.
+	"""
+	meta = SkippedRun.meta(
+		holder,
+		unique.holder_status(host.connection, holder),
+		attempt,
+		deadletter.failure(envelope, exc)["error"],
+	)
+	rq_job.meta.pop(RETRIED_AS, None)
+	rq_job.meta[SUPERSEDED_META] = meta
+	rq_job.save_meta()
+	record_superseded(host, envelope, rq_job)
+
+
+def record_superseded(host, envelope: dict, rq_job) -> None:
+	"""Write the record of the superseded attempt the run ``rq_job`` names (again: the same record)."""
+	skipped = SkippedRun.superseded(envelope, rq_job.id, rq_job.meta[SUPERSEDED_META])
+	host.record_skipped_run(skipped)
+	logger.warning(
+		"jobkit: %s attempt %s (after %s) superseded: %s, a newer copy of job %r, holds its key and "
+		"runs instead; its arguments are kept on the skipped run %s",
+		skipped.method,
+		skipped.attempt,
+		skipped.error,
+		skipped.holder,
+		skipped.job_id,
+		skipped.id,
+	)

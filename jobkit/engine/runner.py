@@ -16,13 +16,12 @@ from typing import Any
 
 from jobkit.engine import context, deadletter, defaults, inflight, methods, progress, retries, unique
 from jobkit.engine.errors import FinalFailure, JobkitError
+from jobkit.engine.handle import DEAD_LETTERED
 from jobkit.engine.host import Host, RQHost
 from jobkit.engine.inflight import InFlight
 
 logger = logging.getLogger("jobkit")
 
-# Set in the RQ job's meta once its final failure is recorded, so the reaper leaves it alone.
-DEAD_LETTERED = "jobkit_dead_lettered"
 # An envelope flag: the job writes its in-flight entry itself, with its first round trip.
 JOINS_IN_FLIGHT = "joins_in_flight"
 

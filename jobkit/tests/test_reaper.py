@@ -94,3 +94,44 @@ class TestReaper(SiteJobsTestCase):
 		self.assertEqual(again.status, "finished")
 		reap_lost_runs()
 		self.assertEqual(len(frappe.get_all("Jobkit Failed Job", filters={"job_id": marker})), 1)
+
+	def test_a_killed_unique_run_whose_key_a_newer_call_took_is_superseded_with_a_record(self):
+		marker = f"jobkit-test-{uuid4().hex}"
+		retry = jobkit.Retry(max_attempts=3, backoff=1, jitter=False)
+		killed = jobkit.enqueue(
+			"jobkit.tests.jobs.hang_until_killed", queue=QUEUE, job_id=marker, retry=retry, marker=marker
+		)
+		worker = self.start_worker()
+		try:
+			pid = self.wait_for(lambda: frappe.cache.get(f"jobkit-test-pid:{marker}"), "the job to start")
+			os.kill(int(pid), signal.SIGKILL)
+			worker.wait(timeout=WORKER_TIMEOUT_SECONDS)
+		finally:
+			if worker.poll() is None:
+				worker.kill()
+
+		# The run's key lapses with its lease, and a newer call takes it before the reaper runs.
+		def newer_call():
+			handle = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, job_id=marker, marker=marker)
+			return None if handle.duplicate else handle
+
+		newer = self.wait_for(newer_call, "the killed run's key to lapse")
+		reaped = self.wait_for(jobkit.reap, "the reaper to take the lost run")  # what reap_lost_runs calls
+		self.assertEqual([(r.outcome, r.holder) for r in reaped], [("superseded", newer.rq_id)])
+		self.assertEqual(killed.status, "superseded")
+		self.assertEqual(killed.superseded_by, newer.rq_id)
+
+		[name] = frappe.get_all("Jobkit Skipped Run", filters={"job_id": marker}, pluck="name")
+		record = frappe.get_doc("Jobkit Skipped Run", name)
+		self.assertEqual((record.reason, record.running_job, record.attempt), ("Superseded", newer.rq_id, 2))
+		self.assertEqual(record.rq_job_id, killed.rq_id)
+		self.assertEqual(record.user, "Administrator")
+		self.assertIn(f'"marker": "{marker}"', record.kwargs)
+		self.assertIn("WorkerLost: the process running attempt 1", record.error)
+		self.assertFalse(frappe.get_all("Jobkit Failed Job", filters={"job_id": marker}))
+
+		# The newer call is the job's run: it runs, and a later reap writes nothing more.
+		run_bench_worker(QUEUE)
+		self.assertEqual(newer.status, "finished")
+		reap_lost_runs()
+		self.assertEqual(len(frappe.get_all("Jobkit Skipped Run", filters={"job_id": marker})), 1)

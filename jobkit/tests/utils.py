@@ -64,6 +64,7 @@ def delete_test_records() -> None:
 	batches = frappe.get_all("Jobkit Batch", filters={"method": test_jobs}, pluck="name")
 	frappe.db.delete("Jobkit Batch Failed Item", {"parent": ("in", batches or [""])})
 	frappe.db.delete("Jobkit Batch", {"method": test_jobs})
+	frappe.db.delete("Jobkit Skipped Run", {"method": test_jobs})
 	frappe.db.commit()
 
 
