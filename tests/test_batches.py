@@ -290,3 +290,31 @@ def test_chunks_ending_together_each_queue_one_distinct_chunk(host, conn):
 	assert conn.llen(keys.batch(NAMESPACE, handle.id)["pending"]) == 0
 	waiting = [batch_runner.segment_job_id(handle.id, index, 0) for index in (8, 9)]
 	assert not any(Job.exists(host.rq_job_id(job_id), connection=conn) for job_id in waiting)
+
+
+def test_a_segment_whose_run_dies_before_its_end_is_counted_leaves_one_continuation(
+	short_lease, conn, redis_url
+):
+	# The first run of the chunk stops after 3 items and dies before its end is counted; its retry
+	# stops after 5. Only the counted end's continuation may run: one from 3 as well would run
+	# items 3-4 twice and end the chunk twice.
+	worker = start_worker(redis_url, worker_class="dies before a checkpoint is counted")
+	promoter = start_promoter(redis_url)
+	try:
+		handle = jobkit.batch(
+			"tests.fixtures.checkpoint_by_attempt",
+			items=list(range(10)),
+			chunk_size=10,
+			retry=jobkit.Retry(max_attempts=2, backoff=0.2, jitter=False),
+			key="c",
+		)
+		state = wait_until_ended(handle)
+	finally:
+		promoter.terminate()
+		promoter.communicate(timeout=30)
+		stop_workers(worker)
+	assert conn.get("tests:died-once")  # the first run did die there
+	assert [s.decode() for s in conn.lrange("c:segments", 0, -1)] == ["0:1", "0:2", "5:1"]
+	assert (state["status"], state["done"], state["failed"], state["chunks_done"]) == ("Completed", 10, 0, 1)
+	items = [int(i) for i in conn.lrange("c:items", 0, -1)]
+	assert items == [0, 1, 2, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]  # at least once, in order, nothing twice after

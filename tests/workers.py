@@ -20,6 +20,7 @@ WORKER_CLASSES = {
 	"lost before its work-horse": "tests.workers.LostBeforeItsWorkHorse",
 	"lost after taking": "tests.workers.LostAfterTaking",
 	"slow to start": "tests.workers.SlowToStart",
+	"dies before a checkpoint is counted": "tests.workers.DiesBeforeACheckpointIsCounted",
 }
 
 # While this key exists, a "slow to start" worker waits between taking a job and starting it.
@@ -236,6 +237,24 @@ try:
 
 		def execute_job(self, job, queue):
 			os._exit(9)
+
+	class DiesBeforeACheckpointIsCounted(_JobkitWorker):
+		"""jobkit's worker whose work-horse dies (exit 9) once, at the end of the first chunk segment
+		that checkpointed, just before its end is counted: where an earlier jobkit wrote the
+		segment's continuation already."""
+
+		def __init__(self, *args, **kwargs):
+			super().__init__(*args, **kwargs)
+			from jobkit.engine import batch_runner
+
+			end_segment = batch_runner.end_segment
+
+			def dying_end_segment(host, *args, complete, **kwargs):
+				if not complete and host.connection.set("tests:died-once", 1, nx=True):
+					os._exit(9)
+				return end_segment(host, *args, complete=complete, **kwargs)
+
+			batch_runner.end_segment = dying_end_segment
 
 	class SlowToStart(_JobkitWorker):
 		"""jobkit's worker, waiting between taking a job and starting it while HOLD_BACK_KEY exists."""

@@ -114,25 +114,6 @@ def segment_kwargs(batch_id: str, index: int, start: int) -> dict:
 	return {"batch_id": batch_id, "index": index, "start": start}
 
 
-def enqueue_continuation(host: Host, batch_id: str, spec, index: int, start: int, user) -> None:
-	"""Queue the rest of a chunk that checkpointed (idempotent: the segment's job id is unique, so
-	the same checkpoint run again after a crash does not queue it twice)."""
-	from jobkit.engine.enqueue import enqueue
-
-	enqueue(
-		host,
-		batches.RUN_CHUNK_PATH,
-		queue=spec.queue,
-		timeout=spec.timeout,
-		job_id=segment_job_id(batch_id, index, start),
-		retry=spec.retry,
-		on_failure=batches.CHUNK_FAILED_PATH,
-		job_name=segment_job_name(spec, batch_id, index),
-		user=user or None,
-		kwargs=segment_kwargs(batch_id, index, start),
-	)
-
-
 @dataclass
 class ChunkStart:
 	"""What a chunk segment's run reads as it starts (``_read_start``), decoded."""
@@ -250,8 +231,9 @@ def run_chunk(batch_id: str, index: int, start: int = 0) -> dict:
 		_current.pop()
 	host.commit()
 	continued = chunk_context.checkpoint_at is not None and processed < len(items)
-	if continued:
-		enqueue_continuation(host, batch_id, spec, index, start + processed, user)
+	# The rest of a chunk that checkpointed: written and queued by the script that counts this
+	# segment's end, so that a run of this segment whose end was never counted leaves none behind.
+	continuation = chunk_job(host, batch_id, spec, index, start + processed, user) if continued else None
 	return end_segment(
 		host,
 		batch_id,
@@ -262,6 +244,7 @@ def run_chunk(batch_id: str, index: int, start: int = 0) -> dict:
 		failures,
 		complete=not continued,
 		in_flight=in_flight,
+		continuation=continuation,
 	)
 
 
@@ -295,10 +278,14 @@ def own_in_flight(rq_id: str | None) -> inflight.InFlight | None:
 	return entry if entry is not None and rq_id is not None and entry.rq_id == rq_id else None
 
 
-def end_segment(host, batch_id, spec, index, start, processed, failures, *, complete, in_flight=None) -> dict:
+def end_segment(
+	host, batch_id, spec, index, start, processed, failures, *, complete, in_flight=None, continuation=None
+) -> dict:
 	"""Count the segment (once), queue the next pending chunk in its place, finish a batch it ended.
 
 	``in_flight``: the entry of the run that ends the segment, when this process is that run.
+	``continuation``: the RQ job (not saved) of the segment that continues the chunk (``complete``
+	False), written and queued with the count.
 	"""
 	connection = host.connection
 	batch_keys = keys.batch(host.namespace, batch_id)
@@ -327,6 +314,7 @@ def end_segment(host, batch_id, spec, index, start, processed, failures, *, comp
 			Job.redis_job_namespace_prefix,
 			utcformat(rq_now()),
 			in_flight.rq_id if in_flight is not None else "",
+			*_continuation_args(continuation),
 			*(json.dumps(entry, default=str) for entry in failures),
 		],
 	)
@@ -337,6 +325,14 @@ def end_segment(host, batch_id, spec, index, start, processed, failures, *, comp
 	elif notify:
 		batches.changed(host, batches.read_state(host, batch_id))
 	return {"batch": batch_id, "chunk": index, "start": start, "done": succeeded, "failed": len(failures)}
+
+
+def _continuation_args(continuation) -> list:
+	"""ARGV[10…] of ``batch_end.lua``: the continuation's RQ id, and its hash as field, value pairs."""
+	if continuation is None:
+		return ["", 0]
+	fields = [item for pair in continuation.to_dict().items() for item in pair]
+	return [continuation.id, len(fields), *fields]
 
 
 def _finish_pending(connection, state_key: str) -> bool:

@@ -2,8 +2,9 @@
 -- place; say whether the batch ended.
 --
 -- A chunk runs as one segment, or as several when it checkpoints near its timeout (each later
--- segment starts where the previous one stopped). A segment run again (a retry after its worker
--- died) is counted once: its id goes into the set of ended segments first.
+-- segment starts where the previous one stopped, and is written and queued here, with the count
+-- of the one before it). A segment run again (a retry after its worker died) is counted once: its
+-- id goes into the set of ended segments first.
 --
 -- Every chunk's RQ job is written when the batch is created; those beyond max_parallel wait,
 -- unqueued, in the pending list. A segment that ends its chunk pops the head of that list and
@@ -30,7 +31,12 @@
 -- ARGV[9]  the RQ id of the run ending the segment, whose in-flight entry goes with a counted end
 --          that does not end the batch (the run that ends it stays in flight until it has
 --          finished the batch), or ""
--- ARGV[10]… the failed items, as JSON entries
+-- ARGV[10] the RQ id of the segment that continues the chunk (ARGV[4] "0"), or ""
+-- ARGV[11] n: how many of the following ARGV are that segment's job hash, as field, value pairs
+-- ARGV[12…11+n] its hash (what RQ's Job.save writes), saved and queued with a counted end only, so
+--          that a segment run again (its first run died before its end was counted) writes the
+--          continuation of its own end, never a second one from a different position
+-- ARGV[12+n…] the failed items, as JSON entries
 --
 -- Returns {counted, released, last, notify}: counted 0 for a segment already counted (nothing
 -- else is done); released the RQ id of the chunk queued in its place, or ""; last 1 for the one
@@ -42,8 +48,14 @@ if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then
 end
 redis.call('HINCRBY', KEYS[1], 'done', ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'failed', ARGV[3])
-for i = 10, #ARGV do
+local continuation_fields = tonumber(ARGV[11])
+for i = 12 + continuation_fields, #ARGV do
 	redis.call('RPUSH', KEYS[4], ARGV[i])
+end
+if ARGV[10] ~= '' then
+	redis.call('HSET', ARGV[7] .. ARGV[10], unpack(ARGV, 12, 11 + continuation_fields))
+	redis.call('RPUSH', KEYS[5], ARGV[10])
+	redis.call('SADD', KEYS[6], KEYS[5])
 end
 local released = ''
 if ARGV[4] == '1' then
