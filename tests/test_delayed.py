@@ -54,6 +54,19 @@ def test_a_past_due_time_is_promoted_at_the_next_pass(host, conn):
 	assert Queue("default", connection=conn).job_ids == [handle.rq_id]
 
 
+def test_a_due_job_gone_from_redis_is_reported_not_pushed(host, conn, caplog):
+	kept = jobkit.enqueue("tests.fixtures.add", delay=0.1, a=1, b=1)
+	lost = jobkit.enqueue("tests.fixtures.add", delay=0.1, a=2, b=2)
+	conn.delete(f"rq:job:{lost.rq_id}")  # evicted by a Redis out of memory, or deleted by hand
+	time.sleep(0.2)
+	with caplog.at_level("WARNING", logger="jobkit"):
+		assert jobkit.promote_due() == 1
+	assert Queue("default", connection=conn).job_ids == [kept.rq_id]
+	[warning] = [record.getMessage() for record in caplog.records if "dropped" in record.getMessage()]
+	assert lost.rq_id in warning and "evicted" in warning
+	assert kept.rq_id not in warning
+
+
 @pytest.mark.parametrize(
 	("options", "message"),
 	[

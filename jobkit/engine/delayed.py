@@ -8,6 +8,7 @@ is one Lua step per batch, so promoters on many hosts never push a job twice. Th
 plain Redis data: with persistence on, delayed jobs outlive worker and Redis restarts.
 """
 
+import logging
 import time
 from datetime import datetime
 
@@ -15,6 +16,8 @@ from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.numbers import is_number
 from jobkit.engine.rqcompat import rq_now
 from jobkit.engine.scripts import PROMOTE
+
+logger = logging.getLogger("jobkit")
 
 # Most jobs one script call moves; the loop in promote_due goes on until none is due.
 PROMOTE_BATCH = 500
@@ -50,7 +53,7 @@ def promote_due(connection, rq_queues, now: float | None = None) -> int:
 	for rq_queue in rq_queues:
 		registry_key = ScheduledJobRegistry(queue=rq_queue).key
 		while True:
-			taken, pushed = PROMOTE(
+			taken, pushed, dropped = PROMOTE(
 				connection,
 				keys=[registry_key, rq_queue.key, rq_queue.redis_queues_keys],
 				args=[
@@ -61,6 +64,14 @@ def promote_due(connection, rq_queues, now: float | None = None) -> int:
 				],
 			)
 			moved += pushed
+			if dropped:
+				logger.warning(
+					"jobkit: %s due job(s) of queue %r dropped, their job gone from Redis (deleted, or "
+					"evicted: give Redis the memory it needs, with maxmemory-policy noeviction): %s",
+					len(dropped),
+					rq_queue.name,
+					", ".join(rq_id.decode() if isinstance(rq_id, bytes) else rq_id for rq_id in dropped),
+				)
 			if taken < PROMOTE_BATCH:
 				break
 	return moved

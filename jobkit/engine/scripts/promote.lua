@@ -11,10 +11,13 @@
 -- ARGV[3]  the RQ job hash prefix ("rq:job:"); job hashes are written through it (single Redis only)
 -- ARGV[4]  the enqueued_at stamp to record, in RQ's format
 --
--- Returns {due ids taken from the registry, jobs pushed} (an id whose hash is gone is dropped).
+-- Returns {due ids taken from the registry, jobs pushed, the ids dropped}: an id whose job hash is
+-- gone (the job deleted, or evicted by a Redis short of memory) is dropped, and named, so that
+-- the caller reports it.
 
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local pushed = 0
+local dropped = {}
 for _, id in ipairs(ids) do
 	redis.call('ZREM', KEYS[1], id)
 	local key = ARGV[3] .. id
@@ -22,9 +25,11 @@ for _, id in ipairs(ids) do
 		redis.call('HSET', key, 'status', 'queued', 'enqueued_at', ARGV[4])
 		redis.call('RPUSH', KEYS[2], id)
 		pushed = pushed + 1
+	else
+		dropped[#dropped + 1] = id
 	end
 end
 if pushed > 0 then
 	redis.call('SADD', KEYS[3], KEYS[2])
 end
-return {#ids, pushed}
+return {#ids, pushed, dropped}
