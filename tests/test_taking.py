@@ -102,3 +102,19 @@ def test_a_chunk_starts_with_what_the_worker_read_along_with_its_hold_even_on_a_
 	assert (state["status"], state["done"], state["chunks_done"]) == ("Completed", 50, 5)
 	assert int(conn.get("fresh:processed")) == 50
 	assert not conn.exists(keys.TAKEN)
+
+
+def test_a_taken_job_cancelled_before_its_lost_worker_started_it_stays_cancelled(host, conn, redis_url):
+	from rq.job import Job
+
+	handle = jobkit.enqueue("tests.fixtures.record", key="cancelled", value="ran")
+	lost = start_worker(redis_url, worker_class="lost after taking")
+	assert lost.wait(timeout=30) == 9
+	Job.fetch(handle.rq_id, connection=conn).cancel()  # someone cancels it meanwhile (RQ's own call)
+
+	assert reaper.reap(host, now=time.time() + AFTER_THE_NOTES) == []  # not given back: it was cancelled
+	assert handle.status == "canceled"
+	assert not conn.exists(keys.TAKEN)  # its note is gone with it, not left for every later pass
+	assert host.rq_queue("default").job_ids == []
+	run_burst_worker(redis_url, worker_class="jobkit")
+	assert read_log(conn, "cancelled") == []
