@@ -82,7 +82,7 @@ class Reaped:
 			return f"job {self.rq_id}, taken by a worker lost before it started it: {self.outcome}"
 		if self.outcome == BATCH_GIVEN_UP:
 			return f"batch {self.rq_id}, whose creator stopped while writing its chunks: {self.outcome}"
-		if self.holder is not None:
+		if self.outcome == SUPERSEDED:
 			return (
 				f"lost run {self.rq_id} of {self.method} (attempt {self.attempt}): {self.outcome} by "
 				f"{self.holder}, a newer copy holding its unique key"
