@@ -281,3 +281,56 @@ def fails_unprintably_once(key: str) -> None:
 	if connection.incr(f"{key}:attempts") == 1:
 		raise Unprintable()
 	connection.set(f"{key}:done", 1)
+
+
+def checkpoint_by_attempt(items: list, key: str) -> None:
+	"""A chunk's first segment checkpoints after 3 items on its first attempt and after 5 on the next
+	(a chunk run again need not stop where its first run did); every segment records its items."""
+	chunk, job = jobkit.current_chunk(), jobkit.current_job()
+	stop = (3 if job.attempt == 1 else 5) if chunk.start == 0 else len(items)
+	connection = jobkit.get_host().connection
+	connection.rpush(f"{key}:items", *items[:stop])
+	connection.rpush(f"{key}:segments", f"{chunk.start}:{job.attempt}")
+	if stop < len(items):
+		chunk.checkpoint(stop)
+
+
+def fail_when_told(key: str, n: int = 0) -> str:
+	"""Record the run, then wait for the test: "fail" raises a transient error, anything else returns."""
+	job = jobkit.current_job()
+	connection = jobkit.get_host().connection
+	_log(f"{key}:runs", {"attempt": job.attempt, "rq_id": job.rq_id, "n": n})
+	_, told = connection.blpop([f"{key}:{job.rq_id}"], timeout=60)
+	if told == b"fail":
+		raise ConnectionError(f"upstream gone ({key}, call {n})")
+	return f"call {n} done"
+
+
+def gated(call: int, lock: str) -> str:
+	"""A run the outcome state machine drives (``tests/test_outcomes.py``): it records its start, waits
+	for the test's word at its gate ("ok", or "fail": a transient error), and records its end.
+
+	A run whose lock type lets no other run of its key go on at once notes any overlap it sees.
+	Once the test drains (``sm:drain``), runs that start end at once.
+	"""
+	job = jobkit.current_job()
+	connection = jobkit.get_host().connection
+	running = f"sm:running:{lock}"
+	connection.sadd(running, job.rq_id)
+	if lock in ("until_executed", "while_executing") and connection.scard(running) > 1:
+		connection.rpush(
+			"sm:overlaps", json.dumps([job.rq_id, sorted(map(bytes.decode, connection.smembers(running)))])
+		)
+	begun = {"rq_id": job.rq_id, "pid": os.getpid(), "worker": os.getppid(), "call": call, "lock": lock}
+	connection.rpush("sm:begun", json.dumps(begun))
+	try:
+		word = b"ok"
+		if not connection.exists("sm:drain"):
+			reply = connection.blpop([f"sm:gate:{job.rq_id}"], timeout=300)
+			word = reply[1] if reply else b"ok"
+		if word == b"fail":
+			raise ConnectionError(f"call {call} was told to fail")
+		connection.rpush("sm:done", call)
+		return f"call {call} done"
+	finally:
+		connection.srem(running, job.rq_id)
