@@ -74,7 +74,8 @@ class DocTypeQuery:
 		return frappe.get_all(
 			self.doctype,
 			filters=self._range(after, upto),
-			order_by=f"`{self.key}` asc",
+			# A bare field name: Frappe v16's query builder refuses backticks in order_by.
+			order_by=f"{self.key} asc",
 			limit=limit,
 			**columns,
 		)

@@ -38,7 +38,8 @@ def thresholds() -> Thresholds:
 def take_due_snapshot() -> str | None:
 	"""A snapshot if the last one is older than the settings' interval; its name, or None."""
 	interval = frappe.utils.cint(frappe.db.get_single_value(SETTINGS, "snapshot_interval")) or 5
-	last = frappe.db.get_value(DOCTYPE, {}, "max(collected_at)")
+	# The latest by ordering, not "max(...)": Frappe v16 refuses SQL functions as field strings.
+	last = frappe.db.get_value(DOCTYPE, {}, "collected_at", order_by="collected_at desc")
 	if last and frappe.utils.time_diff_in_seconds(frappe.utils.now_datetime(), last) < interval * 60 - 5:
 		return None
 	return take_snapshot()

@@ -63,7 +63,13 @@ def _scheduler() -> list[Finding]:
 				"the site is dormant (no activity for days): the scheduler runs its jobs once a day",
 			)
 		)
-	last = frappe.db.get_value("Scheduled Job Type", {"stopped": 0}, "max(last_execution)")
+	# The latest by ordering, not "max(...)": Frappe v16 refuses SQL functions as field strings.
+	last = frappe.db.get_value(
+		"Scheduled Job Type",
+		{"stopped": 0, "last_execution": ("is", "set")},
+		"last_execution",
+		order_by="last_execution desc",
+	)
 	now = frappe.utils.now_datetime()
 	if last is None or now - frappe.utils.get_datetime(last) > SCHEDULER_SILENCE:
 		since = "never" if last is None else f"since {last}"
