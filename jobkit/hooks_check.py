@@ -19,6 +19,9 @@ EVENT_CRON = {
 	"yearly": "0 0 1 1 *",
 	"annual": "0 0 1 1 *",
 }
+# Event suffixes whose runs go to the long queue: "_long" (v15 and v16) and "_maintenance" (v16:
+# hourly_maintenance and daily_maintenance, Frappe's own housekeeping).
+LONG_QUEUE_SUFFIXES = ("_long", "_maintenance")
 DEFAULT_SCHEDULER_INTERVAL = 240
 
 
@@ -34,8 +37,16 @@ def check_hooks(apps: list[str] | None = None) -> list[schedule_check.EntryRepor
 	)
 
 
+def known_events() -> set[str]:
+	"""The scheduler events this Frappe runs: its Scheduled Job Type frequencies, as hooks name them
+	("Hourly Long" is hourly_long; v16 adds Hourly and Daily Maintenance)."""
+	options = frappe.get_meta("Scheduled Job Type").get_field("frequency").options or ""
+	return {option.strip().lower().replace(" ", "_") for option in options.split("\n") if option.strip()}
+
+
 def _entries(apps):
 	every_tick = f"*/{(frappe.get_conf().scheduler_interval or DEFAULT_SCHEDULER_INTERVAL) // 60} * * * *"
+	known = known_events()
 	for app in apps:
 		events = frappe.get_hooks("scheduler_events", {}, app_name=app) or {}
 		for event, targets in events.items():
@@ -44,10 +55,13 @@ def _entries(apps):
 					for method in methods:
 						yield app, event, cron, method, "default"
 				continue
-			base = event.removesuffix("_long")
+			suffix = next((suffix for suffix in LONG_QUEUE_SUFFIXES if event.endswith(suffix)), "")
+			base = event.removesuffix(suffix) if suffix else event
 			cron = every_tick if event == "all" else EVENT_CRON.get(base)
+			if event not in known:
+				cron = None  # an event this Frappe's scheduler does not run: reported as unknown
 			for method in targets:
-				yield app, event, cron, method, "long" if event.endswith("_long") else "default"
+				yield app, event, cron, method, "long" if suffix else "default"
 
 
 def as_dict(report: schedule_check.EntryReport) -> dict:

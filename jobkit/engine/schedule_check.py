@@ -103,8 +103,9 @@ def _check_cron(report: EntryReport, now: datetime) -> None:
 			Finding(
 				ERROR,
 				"unknown_event",
-				f"{report.event!r} is not a scheduler event: use all, hourly, daily, weekly, monthly, "
-				"yearly (each also as *_long) or a cron entry",
+				f"{report.event!r} is not a scheduler event of this Frappe: use all, hourly, daily, "
+				"weekly, monthly, yearly (each also as *_long), hourly_maintenance or daily_maintenance "
+				"(Frappe v16) or a cron entry",
 			)
 		)
 		return
