@@ -1,4 +1,11 @@
-"""Whitelisted endpoints for the desk. Each checks permission on its first line."""
+"""Whitelisted endpoints for the desk. Each checks permission on its first line.
+
+Their parameters carry no type annotations on purpose: Frappe checks annotated arguments' types
+before the function runs (v15 and v16, with different messages), which would answer a caller
+without permission with a type error instead of a refusal, and anyone with Frappe's message
+rather than jobkit's, which says what to pass. Each endpoint checks its own arguments, after
+permission.
+"""
 
 import json
 
@@ -18,7 +25,7 @@ MAX_NAME_LENGTH = 140
 
 
 @frappe.whitelist()
-def get_unique_lock(job_id: str) -> list[dict]:
+def get_unique_lock(job_id) -> list[dict]:
 	"""The unique keys held for a job id: holder job, its status, whether it is stale, TTL left."""
 	frappe.only_for(MANAGER_ROLE)
 	job_id = _checked_job_id(job_id)
@@ -26,7 +33,7 @@ def get_unique_lock(job_id: str) -> list[dict]:
 
 
 @frappe.whitelist(methods=["POST"])
-def clear_unique_lock(job_id: str, force: bool = False) -> dict:
+def clear_unique_lock(job_id, force=False) -> dict:
 	"""Release a stuck unique key. A key whose holder is still queued or running needs force=1."""
 	frappe.only_for(MANAGER_ROLE)
 	job_id = _checked_job_id(job_id)
@@ -45,7 +52,7 @@ def clear_unique_lock(job_id: str, force: bool = False) -> dict:
 
 
 @frappe.whitelist(methods=["POST"])
-def retry_failed_jobs(names: list | str) -> dict:
+def retry_failed_jobs(names) -> dict:
 	"""Enqueue the stored job of each Failed record again; each record that was retried becomes Retried.
 
 	Returns ``{"retried": {name: new RQ job id}, "errors": {name: why not}, "message": ...}``: a
@@ -59,7 +66,7 @@ def retry_failed_jobs(names: list | str) -> dict:
 
 
 @frappe.whitelist(methods=["POST"])
-def discard_failed_jobs(names: list | str) -> dict:
+def discard_failed_jobs(names) -> dict:
 	"""Mark each Failed record Discarded. Returns ``{"discarded": [...], "errors": {name: why not}}``."""
 	frappe.only_for(MANAGER_ROLE)
 	done, errors = failed_jobs.for_each(_checked_names(names), failed_jobs.discard)
@@ -68,7 +75,7 @@ def discard_failed_jobs(names: list | str) -> dict:
 
 
 @frappe.whitelist(methods=["POST"])
-def cancel_batch(name: str) -> dict:
+def cancel_batch(name) -> dict:
 	"""Cancel a batch (its user, or a System Manager): queued chunks dropped, running ones stop."""
 	try:  # batch_records checks the caller's access first
 		cancelled = batch_records.cancel(name)
@@ -83,7 +90,7 @@ def cancel_batch(name: str) -> dict:
 
 
 @frappe.whitelist(methods=["POST"])
-def retry_batch_failed_items(name: str) -> dict:
+def retry_batch_failed_items(name) -> dict:
 	"""Run the batch's method again over exactly its failed items, as a new batch."""
 	try:  # batch_records checks the caller's access first
 		new_name = batch_records.retry_failed_items(name)
@@ -93,7 +100,7 @@ def retry_batch_failed_items(name: str) -> dict:
 
 
 @frappe.whitelist()
-def get_progress(rq_id: str) -> dict | None:
+def get_progress(rq_id) -> dict | None:
 	"""A job run's last progress state: for the job's owner and System Managers only."""
 	return _readable_progress(rq_id)
 
@@ -107,7 +114,7 @@ def get_my_jobs() -> list[dict]:
 
 
 @frappe.whitelist(methods=["POST"])
-def cancel_job(rq_id: str) -> dict:
+def cancel_job(rq_id) -> dict:
 	"""Ask a running job to stop (its owner, or a System Manager); the job stops at its next check."""
 	state = _readable_progress(rq_id)
 	if state is None:
