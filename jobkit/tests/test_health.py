@@ -8,7 +8,7 @@ import frappe
 from rq.registry import FailedJobRegistry
 
 from jobkit.frappe_host import host
-from jobkit.tests.utils import BENCH_HELPER, JobkitTestCase, run_bench
+from jobkit.tests.utils import BENCH_HELPER, JobkitTestCase, run_bench, set_system_setting
 
 EXIT_OK, EXIT_CRITICAL = 0, 2
 
@@ -25,7 +25,7 @@ class TestSiteHealth(JobkitTestCase):
 			limit=1,
 		)[0]
 		try:
-			frappe.db.set_single_value("System Settings", "enable_scheduler", 1)
+			set_system_setting("enable_scheduler", 1)
 			frappe.db.sql(
 				"update `tabScheduled Job Type` set last_execution = %s", frappe.utils.now_datetime()
 			)
@@ -42,7 +42,7 @@ class TestSiteHealth(JobkitTestCase):
 			report = site_health.check()
 		finally:
 			frappe.db.rollback()
-			frappe.db.set_single_value("System Settings", "enable_scheduler", scheduler_was)
+			set_system_setting("enable_scheduler", scheduler_was)
 			frappe.db.commit()
 		[overdue] = [finding for finding in report.findings if finding.check == "scheduled_overdue"]
 		self.assertEqual(overdue.severity, "Warning")
@@ -70,7 +70,7 @@ class TestDoctor(JobkitTestCase):
 		try:
 			# A healthy site: its scheduler on and just run (every job type), someone active lately,
 			# no failure or Error Log in the last hour (other tests fail jobs on purpose), queues drained.
-			frappe.db.set_single_value("System Settings", "enable_scheduler", 1)
+			set_system_setting("enable_scheduler", 1)
 			frappe.db.sql(
 				"update `tabScheduled Job Type` set last_execution = %s", frappe.utils.now_datetime()
 			)
@@ -94,6 +94,6 @@ class TestDoctor(JobkitTestCase):
 		finally:
 			worker.terminate()
 			worker.wait(timeout=60)
-			frappe.db.set_single_value("System Settings", "enable_scheduler", scheduler_was)
+			set_system_setting("enable_scheduler", scheduler_was)
 			frappe.db.delete("Activity Log", {"subject": "jobkit doctor test"})
 			frappe.db.commit()

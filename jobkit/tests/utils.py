@@ -26,6 +26,7 @@ __all__ = [
 	"ensure_user",
 	"run_bench",
 	"run_bench_worker",
+	"set_system_setting",
 ]
 
 
@@ -77,6 +78,18 @@ def enforced_permissions():
 		yield
 	finally:
 		frappe.flags.in_test = in_test
+
+
+def set_system_setting(field: str, value) -> None:
+	"""Set a System Settings field for this process's next reads too. Frappe v16's scheduler checks
+	read the settings through ``frappe.client_cache``, a copy kept in the process that learns of a
+	change from Redis a moment later (v15's read the database): the copy is dropped here at once."""
+	frappe.db.set_single_value("System Settings", field, value)
+	client_cache = getattr(frappe, "client_cache", None)
+	if client_cache is not None:
+		from frappe.model.document import get_document_cache_key
+
+		client_cache.delete_value(get_document_cache_key("System Settings", "System Settings"))
 
 
 def run_bench(*args: str) -> subprocess.CompletedProcess:
