@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import seed as use_seed
 from hypothesis.stateful import (
 	RuleBasedStateMachine,
+	initialize,
 	invariant,
 	precondition,
 	rule,
@@ -99,6 +100,11 @@ class Outcomes(RuleBasedStateMachine):
 		self.next_call = 0
 
 	# Steps ----------------------------------------------------------------------------------
+
+	@initialize(lock=st.sampled_from(LOCKS), retried=st.sampled_from([True, True, False]))
+	def a_first_call_running(self, lock, retried):
+		"""Every example starts with a run going on, so that its steps end, fail and kill runs."""
+		self.enqueue(lock, unique.SKIP, retried, delayed=False, then_start=True)
 
 	@rule(
 		lock=st.sampled_from(LOCKS),
