@@ -1,4 +1,9 @@
-"""Keeps Frappe's own job look-ups truthful for jobs enqueued through jobkit.
+"""Where Frappe versions differ for jobkit, and keeping Frappe's own job look-ups truthful.
+
+``check_queue_size``: Frappe v16 refuses an enqueue once a queue holds ``max_queued_jobs``
+(``QueueOverloaded``); v15 sets no bound. jobkit refuses exactly where ``frappe.enqueue`` does on
+the same bench, with Frappe's own check and message.
+
 
 A unique jobkit job runs under its own RQ id (logical id + token), so Frappe's
 ``get_job(job_id)``, which fetches the fixed id ``create_job_id(job_id)``, would not find it;
@@ -8,6 +13,16 @@ for that id. Installed once per process when jobkit is imported inside Frappe.
 """
 
 import functools
+
+
+def check_queue_size(rq_queue) -> None:
+	"""Frappe v16 (and later): raise ``frappe.QueueOverloaded`` as ``frappe.enqueue`` would for
+	``rq_queue``. Frappe v15 has no such check: nothing to do."""
+	from frappe.utils import background_jobs
+
+	check = getattr(background_jobs, "_check_queue_size", None)
+	if check is not None:
+		check(rq_queue)
 
 
 def install() -> None:

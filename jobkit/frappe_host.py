@@ -85,6 +85,11 @@ class FrappeHost:
 	def rq_job_id(self, job_id: str) -> str:
 		return background_jobs.create_job_id(job_id)
 
+	def check_capacity(self, queue: str) -> None:
+		from jobkit import frappe_compat
+
+		frappe_compat.check_queue_size(self.rq_queue(queue))
+
 	def job_call(self, envelope: dict) -> tuple[str, dict]:
 		return EXECUTE_JOB_PATH, {
 			"site": frappe.local.site,

@@ -177,6 +177,7 @@ def create(
 		)
 	spec = BatchSpec(method_path, kwargs, queue, timeout, policy, bool(per_item), commit, query, **callbacks)
 	packed_spec = _pickled("the batch's kwargs or query", spec)
+	host.check_capacity(queue)  # the batch is refused whole, before anything is written
 
 	batch_id = uuid4().hex
 	chunks, total = _plan(items, query, chunk_size)

@@ -108,6 +108,9 @@ def enqueue(
 		result = runner.execute(host, envelope, rq_job=None)
 		return JobHandle(job_id, rq_id, queue, method_path, connection, status="finished", result=result)
 
+	# After the look-up that answers a duplicate (a call that writes nothing is not refused), before
+	# anything is written: a refused call leaves nothing behind.
+	host.check_capacity(queue)
 	rq_queue, job = rqjob.create(host, envelope, rq_id, scheduled=due is not None)
 	payload.serialise(job, kwargs, host.max_payload_bytes, method_path)
 

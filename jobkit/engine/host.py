@@ -69,6 +69,11 @@ class Host(Protocol):
 	def rq_job_id(self, job_id: str) -> str:
 		"""The RQ job id of a logical job id, namespaced."""
 
+	def check_capacity(self, queue: str) -> None:
+		"""Refuse a new call (an enqueue, a batch) for ``queue`` when the host refuses more work there,
+		raising the host's own error (Frappe v16: ``QueueOverloaded`` past ``max_queued_jobs``).
+		Never asked for what an accepted call goes on to write (its retries, a batch's chunks)."""
+
 	def job_call(self, envelope: dict) -> tuple[str, dict]:
 		"""The dotted path RQ calls and its keyword arguments, for a jobkit envelope."""
 
@@ -211,6 +216,9 @@ class RQHost:
 
 	def rq_job_id(self, job_id: str) -> str:
 		return keys.rq_job_id(self._namespace, job_id)
+
+	def check_capacity(self, queue: str) -> None:
+		pass  # plain RQ sets no bound on a queue
 
 	def job_call(self, envelope: dict) -> tuple[str, dict]:
 		return RUNNER_PATH, {"job": envelope}

@@ -124,3 +124,47 @@ class TestEnqueue(SiteJobsTestCase):
 		with self.assertRaises(jobkit.PayloadTooLarge):
 			jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, marker="x" * (2 * 1024 * 1024))
 		self.assertEqual(queue.count, before)
+
+	def test_a_full_queue_refuses_jobkit_calls_exactly_where_frappe_enqueue_refuses(self):
+		# Frappe v16 refuses an enqueue once a queue holds max_queued_jobs (plus 50 a site of the
+		# bench); v15 sets no bound. jobkit follows the bench's Frappe, with its error, writing nothing.
+		queue = background_jobs.get_queue("long")
+		limit = 3
+		filler = [f"jobkit-test-filler-{n}" for n in range(limit + 50 * len(frappe.utils.get_sites()) + 1)]
+		already = set(queue.get_job_ids())
+		previous = frappe.local.conf.get("max_queued_jobs")
+		frappe.local.conf.max_queued_jobs = limit
+		queue.connection.rpush(queue.key, *filler)
+		calls = {
+			"frappe.enqueue": lambda: frappe.enqueue("jobkit.tests.jobs.record", queue="long", marker="x"),
+			"jobkit.enqueue": lambda: jobkit.enqueue("jobkit.tests.jobs.record", queue="long", marker="x"),
+			"jobkit.batch": lambda: jobkit.batch(
+				"jobkit.tests.jobs.close_todos", items=["a"], queue="long", marker="x"
+			),
+		}
+		outcomes, accepted = {}, []
+		try:
+			for name, call in calls.items():
+				before = queue.connection.llen(queue.key)
+				try:
+					accepted.append(call())
+					outcomes[name] = "accepted"
+				except frappe.ValidationError as e:
+					outcomes[name] = type(e).__name__
+					self.assertIn("Too many queued background jobs", str(e))
+					self.assertEqual(
+						queue.connection.llen(queue.key), before, f"{name} wrote part of its call"
+					)
+				frappe.clear_last_message()
+		finally:
+			frappe.local.conf.max_queued_jobs = previous
+			for job_id in filler:
+				queue.connection.lrem(queue.key, 0, job_id)
+			for handle in accepted:  # nothing is to run what was accepted here
+				if isinstance(handle, jobkit.BatchHandle):
+					handle.cancel()
+			for job_id in set(queue.get_job_ids()) - already:
+				if (job := queue.fetch_job(job_id)) is not None:
+					job.delete()
+		expected = "QueueOverloaded" if hasattr(frappe, "QueueOverloaded") else "accepted"
+		self.assertEqual(outcomes, dict.fromkeys(calls, expected))
