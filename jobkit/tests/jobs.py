@@ -75,6 +75,13 @@ def hang_until_killed(marker: str, **settings) -> None:
 	time.sleep(600)
 
 
+def hang_on_first_attempt(marker: str) -> str:
+	"""The first attempt publishes its process id and waits to be killed; a later one records."""
+	if jobkit.current_job().attempt == 1:
+		hang_until_killed(marker)
+	return record(marker)
+
+
 def close_todos(names: list, marker: str) -> None:
 	"""A batch chunk: close the chunk's ToDos (one statement; the batch counts the items)."""
 	frappe.db.set_value("ToDo", {"name": ("in", names)}, "status", "Closed")

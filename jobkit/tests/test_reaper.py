@@ -135,3 +135,34 @@ class TestReaper(SiteJobsTestCase):
 		self.assertEqual(newer.status, "finished")
 		reap_lost_runs()
 		self.assertEqual(len(frappe.get_all("Jobkit Skipped Run", filters={"job_id": marker})), 1)
+
+	def test_a_no_fork_worker_runs_jobkit_jobs_and_its_killed_run_is_retried(self):
+		# Frappe v16's worker pool runs jobs in the worker process itself with this variable set
+		# (v15's pool forks, whatever it says): a kill then takes the worker with its run.
+		marker = f"jobkit-test-{uuid4().hex}"
+		handle = jobkit.enqueue(
+			"jobkit.tests.jobs.hang_on_first_attempt",
+			queue=QUEUE,
+			retry=jobkit.Retry(max_attempts=2, backoff=1, jitter=False),
+			marker=marker,
+		)
+		pool = [*BENCH_HELPER, "worker-pool", "--queue", QUEUE, "--num-workers", "1", "--burst"]
+		sites = os.path.join(frappe.utils.get_bench_path(), "sites")
+		env = {**os.environ, "FRAPPE_BACKGROUND_WORKERS_NOFORK": "1"}
+		worker = subprocess.Popen(
+			pool, cwd=sites, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+		)
+		try:
+			pid = self.wait_for(lambda: frappe.cache.get(f"jobkit-test-pid:{marker}"), "the first attempt")
+			os.kill(int(pid), signal.SIGKILL)
+			worker.wait(timeout=WORKER_TIMEOUT_SECONDS)
+		finally:
+			if worker.poll() is None:
+				worker.kill()
+		reaped = self.wait_for(jobkit.reap, "the reaper to take the lost run")
+		self.assertEqual([r.outcome for r in reaped], ["retried"])
+		self.wait_for(lambda: jobkit.promote_due() or handle.status == "queued", "attempt 2 to be queued")
+		result = subprocess.run(pool, cwd=sites, env=env, capture_output=True, text=True, timeout=300)
+		self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+		self.assertEqual(handle.status, "finished")
+		self.assertEqual(handle.fetch().return_value(), marker)
