@@ -9,19 +9,23 @@ retried with backoff (some until they are dead letters), delayed jobs, jobs hold
 ``jobkit.lock``, jobs reporting ``jobkit.progress``, and two batches with per-item failures.
 Meanwhile a chaos loop SIGKILLs a random worker (its whole process group: the worker and the job
 it runs) every few seconds and starts another, restarts the Redis server once (SIGTERM, as an
-init system does), and two ``jobkit.engine.promoter`` processes promote and reap at once.
+init system does), and two ``jobkit.engine.promoter`` processes promote and reap at once. When a
+kill ends a run of an ``until_executed`` job, a third producer enqueues that job id again as soon
+as the run's key has lapsed with its lease: where it comes before the reaper, the killed run's
+retry is superseded by the new call (recorded as a skipped run with its arguments).
 
 Then the producers stop, the workers drain, and the invariants are checked; the exit code is 1 if
 any fails:
-- nothing lost: every accepted job ran to success or is in the dead-letter set;
+- nothing lost: every accepted job ran to success, is in the dead-letter set, or was superseded
+  by a newer copy of its job (a skipped-run record);
 - no two runs of one unique job id overlapped;
 - no lock was held by two owners at once;
 - each batch's counts are exact, every item ran, and on_complete ran once;
 - after the drain no unique key, lock, in-flight run or worker's note of a taken job is left;
 - each progress-reporting job's kept state is its final one.
 
-A run's interval is what it recorded (start to end); a run that was killed ends when its process
-group was killed. All processes share this machine's clock.
+A run's interval is what it recorded (start to end); a run that was killed ends when its worker
+was killed. All processes share this machine's clock.
 """
 
 import argparse
@@ -71,9 +75,10 @@ class Soak:
 	accepted: dict = field(default_factory=dict)  # ticket -> kind
 	doomed: set = field(default_factory=set)
 	refused: Counter = field(default_factory=Counter)
-	kills: list = field(default_factory=list)  # (pgid, time)
-	died: list = field(default_factory=list)  # (pgid, time) of workers found dead, not killed here
+	kills: list = field(default_factory=list)  # (worker pid, time)
+	died: list = field(default_factory=list)  # (worker pid, time) of workers found dead, not killed here
 	restarts: int = 0
+	reenqueued: Counter = field(default_factory=Counter)  # after a kill: accepted / refused
 	batches: dict = field(default_factory=dict)  # name -> handle
 	lock: threading.Lock = field(default_factory=threading.Lock)
 	stop: threading.Event = field(default_factory=threading.Event)
@@ -231,6 +236,41 @@ class Soak:
 		victim.replaced = True
 		self.kills.append((victim.pid, time.time()))
 		self.start_worker()
+		try:
+			key = jobkit.get_host().connection.hget("soak:unique-of", str(victim.pid))
+		except CONNECTION_ERRORS:
+			key = None
+		if key is not None and key.decode() in UNIQUE_KEYS["until_executed"]:
+			threading.Thread(target=self.enqueue_after_lapse, args=(key.decode(),), daemon=True).start()
+
+	def enqueue_after_lapse(self, key: str) -> None:
+		"""Enqueue ``key`` again as soon as the killed run's key has run out: a new call taking it
+		before the reaper retries the killed run supersedes that retry."""
+		connection = jobkit.get_host().connection
+		deadline = time.time() + LEASE_SECONDS * 2
+		try:
+			while connection.exists(keys.unique(NAMESPACE, key)) and time.time() < deadline:
+				time.sleep(0.02)
+			ticket = f"unique-{os.urandom(6).hex()}"
+			handle = jobkit.enqueue(
+				"benchmarks.soak_jobs.unique_work",
+				job_id=key,
+				unique="until_executed",
+				on_conflict="skip",
+				retry=RETRY,
+				ticket=ticket,
+				key=key,
+				seconds=self.rng.uniform(0.2, 1.2),
+			)
+		except CONNECTION_ERRORS:
+			self.reenqueued["refused (redis restarting)"] += 1
+			return
+		if handle.duplicate:
+			self.reenqueued["refused (the retry took the key first)"] += 1
+			return
+		with self.lock:
+			self.accepted[ticket] = "unique"
+		self.reenqueued["accepted"] += 1
 
 	def replace_dead_workers(self) -> None:
 		for process in self.unreplaced_workers():
@@ -296,7 +336,12 @@ def run(minutes: float, workers: int, seed: int) -> int:
 def finished_tickets(connection) -> set[str]:
 	done = {member.decode() for member in connection.smembers("soak:ok")}
 	dead = {letter.job["kwargs"].get("ticket") for letter in jobkit.dead_letters().list(limit=100_000)}
-	return done | dead
+	return done | dead | set(superseded_tickets())
+
+
+def superseded_tickets() -> list[str]:
+	records = jobkit.skipped_runs().list(limit=100_000)
+	return [record.job["kwargs"].get("ticket") for record in records if record.reason == "superseded"]
 
 
 def drain(soak: Soak) -> bool:
@@ -344,7 +389,7 @@ def intervals(entries: list[dict], soak: Soak, start_event: str, end_event: str,
 			continue
 		end = ends.get(entry["rq_id"])
 		if end is None:
-			end = next((at for pgid, at in stops if pgid == entry["pgid"] and at >= entry["at"]), None)
+			end = next((at for pid, at in stops if pid == entry["worker"] and at >= entry["at"]), None)
 		if end is None:
 			unknown += 1  # its process was not killed here, yet it recorded no end
 			end = entry["at"]
@@ -415,9 +460,18 @@ def check(soak: Soak, drained: bool) -> list[tuple[str, bool, str]]:
 	results = []
 
 	missing = set(soak.accepted) - finished_tickets(connection)
+	superseded = superseded_tickets()
+	done = {member.decode() for member in connection.smembers("soak:ok")}
 	results.append(
 		(
-			"nothing lost (success or dead letter)",
+			"a superseded call did not also run",
+			not done & set(superseded) and len(superseded) == len(set(superseded)),
+			f"{len(superseded)} superseded, {len(done & set(superseded))} of them also ran",
+		)
+	)
+	results.append(
+		(
+			"nothing lost (success, dead letter, superseded)",
 			not missing,
 			f"{len(soak.accepted) - len(missing)}/{len(soak.accepted)} accepted jobs accounted for"
 			+ "".join(f"; {line}" for line in diagnose(connection, sorted(missing)[:3])),
@@ -478,6 +532,7 @@ def check(soak: Soak, drained: bool) -> list[tuple[str, bool, str]]:
 		"runs": runs,
 		"duplicates": len(overlaps(unique_runs[0])) + len(overlaps(lock_holds[0])),
 		"dead letters": len(letters),
+		"superseded": len(superseded),
 		"other dead letters": [
 			letter.error for letter in letters if letter.job["kwargs"].get("ticket") not in soak.doomed
 		],
@@ -491,9 +546,9 @@ def report(soak: Soak, results: list, seconds: float) -> int:
 	unexpected = soak.figures["other dead letters"]
 	versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("rq", "redis"))
 	print(f"\njobkit chaos soak ({versions}), {seconds:.0f} s in all\n")
-	print(f"  {'invariant':42} {'result':6}  detail")
+	print(f"  {'invariant':48} {'result':6}  detail")
 	for name, passed, detail in results:
-		print(f"  {name:42} {'ok' if passed else 'FAILED':6}  {detail}")
+		print(f"  {name:48} {'ok' if passed else 'FAILED':6}  {detail}")
 	accepted = Counter(soak.accepted.values())
 	print("\nfigures")
 	print(
@@ -513,6 +568,11 @@ def report(soak: Soak, results: list, seconds: float) -> int:
 	print(
 		f"  dead letters         {soak.figures['dead letters']} ({len(soak.doomed)} doomed by design, {len(unexpected)} other)"
 	)
+	print(
+		f"  re-enqueued          {sum(soak.reenqueued.values())} unique ids after their killed run's lease "
+		f"({', '.join(f'{k} {v}' for k, v in sorted(soak.reenqueued.items())) or 'none'})"
+	)
+	print(f"  superseded           {soak.figures['superseded']} retries of killed runs, by a newer copy")
 	print(f"  duplicates           {soak.figures['duplicates']}")
 	failed = [name for name, passed, _ in results if not passed]
 	print(f"\n{'FAILED: ' + '; '.join(failed) if failed else 'all invariants hold'}")

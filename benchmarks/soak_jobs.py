@@ -1,7 +1,7 @@
 """The jobs of the chaos soak (``benchmarks/soak.py``), importable by its worker processes.
 
 Each job writes what the soak checks into Redis under ``soak:``: when it started and ended (with
-its process group, which the chaos loop kills whole), when it held a lock, that it succeeded.
+its worker's process id: the chaos loop kills workers), when it held a lock, that it succeeded.
 Records are written through ``_record``, which waits out the soak's Redis restart instead of
 losing the record.
 """
@@ -41,7 +41,9 @@ def _run_entry(event: str, **fields) -> str:
 			"event": event,
 			"rq_id": job.rq_id,
 			"attempt": job.attempt,
-			"pgid": os.getpgid(0),
+			# The worker whose work-horse runs it (RQ puts a work-horse in a process group of its own):
+			# the chaos loop kills workers, and a work-horse dies with its jobkit worker.
+			"worker": os.getppid(),
 			"at": time.time(),
 			**fields,
 		}
@@ -58,9 +60,13 @@ def _succeeded(kind: str, ticket: str, **fields) -> None:
 
 
 def unique_work(ticket: str, key: str, seconds: float) -> None:
-	"""A unique job's payload: its run is recorded, to check no two runs of ``key`` overlap."""
+	"""A unique job's payload: its run is recorded, to check no two runs of ``key`` overlap. While it
+	runs, its worker's process id names the key (``soak:unique-of``), so that the chaos loop knows
+	which key a kill leaves to lapse."""
 	_started("unique", ticket, key=key)
+	_record("hset", "soak:unique-of", str(os.getppid()), key)
 	time.sleep(seconds)
+	_record("hdel", "soak:unique-of", str(os.getppid()))
 	_succeeded("unique", ticket, key=key)
 
 

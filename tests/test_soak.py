@@ -27,7 +27,10 @@ def test_a_minute_of_chaos_loses_nothing_and_runs_nothing_twice_at_once():
 	report = "\n".join([*failed, f"soak exited {result.returncode}", result.stdout, result.stderr])
 	assert result.returncode == 0, report
 	assert "all invariants hold" in result.stdout, report
-	figures = dict(re.findall(r"^  (duplicates|redis restarts|kills survived) +(\d+)", result.stdout, re.M))
+	figures = dict(
+		re.findall(r"^  (duplicates|redis restarts|kills survived|superseded) +(\d+)", result.stdout, re.M)
+	)
 	assert figures["duplicates"] == "0", report
 	assert figures["redis restarts"] == "1", report
 	assert int(figures["kills survived"]) >= 5, report
+	assert "superseded" in figures, report  # how many killed runs' retries a newer copy superseded
