@@ -233,6 +233,7 @@ def main() -> int:
 		print("   without a policy the run would be a dead letter: WorkerLost, its unique key released")
 		if workhorse.supported():
 			worker_killed_alone(args.redis_url, host, check)
+		superseded_by_a_newer_call(args.redis_url, host, check)
 
 		heading("13. a worker lost right after it took a job off its queue: the reaper gives the job back")
 		emailed = jobkit.enqueue("demo.jobs.email_report", queue="reports", day="2026-11-24")
@@ -502,6 +503,53 @@ def worker_killed_alone(redis_url: str, host, check) -> None:
 	run_burst_worker(redis_url, "reports")
 	check(imported.status == "finished", "attempt 2 ran on another worker")
 	print(f"   result: {imported.fetch().return_value()!r}")
+
+
+def superseded_by_a_newer_call(redis_url: str, host, check) -> None:
+	"""A killed unique run's key lapses with its lease; a newer call takes it before the reaper comes,
+	and the killed run's retry is superseded: not run, and recorded with its arguments."""
+	killed = enqueue_import("Initech", queue="reports", job_id="import::Initech")
+	doomed = start_worker(redis_url, "reports")
+	horse = import_pid(host.connection)
+	os.kill(horse, signal.SIGKILL)
+	doomed.kill()
+	doomed.wait()
+	print(
+		f"   SIGKILL to a worker (pid {doomed.pid}) and its work-horse running attempt 1 of import::Initech"
+	)
+	accepted: list = []
+
+	def newer_call() -> bool:
+		handle = jobkit.enqueue(
+			"demo.jobs.import_catalogue",
+			queue="reports",
+			job_id="import::Initech",
+			supplier="Initech",
+			hang=False,
+		)
+		accepted.extend([handle] if not handle.duplicate else [])
+		return not handle.duplicate
+
+	check(
+		wait_for(newer_call), "once the killed run's key lapsed (its 2 s lease), a newer call took the job id"
+	)
+	newer = accepted[0]
+	reaped: list = []
+	wait_for(lambda: reaped.extend(jobkit.reap()) or reaped)
+	check(
+		[(r.outcome, r.holder) for r in reaped] == [("superseded", newer.rq_id)],
+		"jobkit.reap() did not retry the killed run over it: the retry is superseded by the newer call",
+	)
+	[record] = jobkit.skipped_runs().list()
+	print(f"   killed run's handle: {killed.status!r}, superseded by {killed.superseded_by}")
+	print(
+		f"   skipped run: reason {record.reason!r}, attempt {record.attempt} not run, kwargs {record.kwargs}"
+	)
+	check(killed.status == "superseded", "the killed call's handle ends 'superseded', naming the newer call")
+	for dead in Worker.all(queue=host.rq_queue("reports")):
+		dead.register_death()
+	run_burst_worker(redis_url, "reports")
+	check(newer.status == "finished", "the newer call ran, once")
 
 
 def process_alive(pid: int) -> bool:
