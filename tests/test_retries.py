@@ -100,6 +100,11 @@ def test_bad_retry_arguments_enqueue_nothing(host, conn):
 		jobkit.enqueue("tests.fixtures.add", retry="often", a=1, b=1)
 	with pytest.raises(jobkit.InvalidArgument, match="at least 1"):
 		jobkit.enqueue("tests.fixtures.add", retry=0, a=1, b=1)
+	from rq import Retry as RQRetry
+
+	# What frappe.enqueue takes on Frappe's develop line: named, with jobkit's equivalent.
+	with pytest.raises(jobkit.InvalidArgument, match=r"RQ's Retry .* jobkit.Retry\(max_attempts=4"):
+		jobkit.enqueue("tests.fixtures.add", retry=RQRetry(max=3, interval=10), a=1, b=1)
 	assert conn.keys("*") == []
 
 

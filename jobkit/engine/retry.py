@@ -99,6 +99,13 @@ class Retry:
 			return value
 		if isinstance(value, int):
 			return cls(max_attempts=value)
+		if type(value).__module__.startswith("rq.") and type(value).__name__ == "Retry":
+			# frappe.enqueue(retry=rq.Retry(...)) on Frappe's develop line: fixed intervals, counted
+			# as retries after the first attempt; jobkit's policy counts attempts and backs off.
+			raise InvalidArgument(
+				f"retry={value!r} is RQ's Retry (what frappe.enqueue takes on Frappe's develop line): "
+				f"pass jobkit.Retry(max_attempts={getattr(value, 'max', 0) + 1}, backoff=seconds) instead"
+			)
 		raise InvalidArgument(
 			f"retry={value!r}: pass jobkit.Retry(...), a number of attempts (retry=3), or True for the defaults"
 		)
