@@ -288,12 +288,54 @@ class RQHost:
 		self.publish("jobkit_batch", {name: state[name] for name in fields}, user=state["user"] or None)
 
 
+SENTINEL_SCHEME = "redis+sentinel://"
+
+
 def rq_host_from_url(redis_url: str, namespace: str = "default", **options) -> RQHost:
+	return RQHost(connect(redis_url), namespace, **options)
+
+
+def connect(redis_url: object) -> redis.Redis:
+	"""A client for a Redis URL: ``redis://``, ``rediss://`` and ``unix://`` as redis-py reads them,
+	or ``redis+sentinel://[[user]:password@]host:port[,host:port...]/master[/db]`` for the current
+	master of a Sentinel-monitored set (``?sentinel_password=...&sentinel_username=...`` when the
+	Sentinels themselves ask for credentials); the client finds the new master after a failover."""
 	if not isinstance(redis_url, str) or "://" not in redis_url:
 		raise InvalidArgument(
-			f"redis_url {redis_url!r} is not a Redis URL: use e.g. 'redis://127.0.0.1:6379/0'"
+			f"redis_url {redis_url!r} is not a Redis URL: use e.g. 'redis://127.0.0.1:6379/0', or "
+			"'redis+sentinel://127.0.0.1:26379/mymaster/0' for a Sentinel-monitored Redis"
 		)
-	return RQHost(redis.Redis.from_url(redis_url), namespace, **options)
+	if not redis_url.startswith(SENTINEL_SCHEME):
+		return redis.Redis.from_url(redis_url)
+	from urllib.parse import parse_qs, unquote, urlsplit
+
+	from redis.sentinel import Sentinel
+
+	parts = urlsplit(redis_url)
+	credentials, _, hosts = parts.netloc.rpartition("@")
+	username, _, password = credentials.partition(":") if credentials else ("", "", "")
+	sentinels = []
+	for node in filter(None, hosts.split(",")):
+		host, _, port = node.rpartition(":")
+		if not host or not port.isdigit():
+			raise InvalidArgument(f"{redis_url!r}: Sentinel {node!r} is not host:port (e.g. 127.0.0.1:26379)")
+		sentinels.append((host, int(port)))
+	path = [unquote(part) for part in parts.path.split("/") if part]
+	if not sentinels or not 1 <= len(path) <= 2 or (len(path) == 2 and not path[1].isdigit()):
+		raise InvalidArgument(
+			f"{redis_url!r} is not a Sentinel URL: use 'redis+sentinel://host:26379[,host:26379]/master[/db]'"
+		)
+	query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+	sentinel_auth = {
+		key: query[f"sentinel_{key}"] for key in ("username", "password") if query.get(f"sentinel_{key}")
+	}
+	sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_auth or None)
+	return sentinel.master_for(
+		path[0],
+		db=int(path[1]) if len(path) == 2 else 0,
+		username=unquote(username) or None,
+		password=unquote(password) or None,
+	)
 
 
 def rq_host_from_env(environ=os.environ) -> RQHost | None:

@@ -18,7 +18,7 @@ import threading
 from jobkit.engine import reaper
 from jobkit.engine.delayed import promote_due
 from jobkit.engine.errors import InvalidArgument
-from jobkit.engine.host import DEFAULT_QUEUE_NAMES, RQHost
+from jobkit.engine.host import DEFAULT_QUEUE_NAMES, RQHost, connect
 
 DEFAULT_INTERVAL = 1.0
 
@@ -51,13 +51,16 @@ def stop_on_signals() -> threading.Event:
 
 
 def main() -> None:
-	import redis
 	from rq import Queue
 
 	parser = argparse.ArgumentParser(
 		description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
 	)
-	parser.add_argument("--url", required=True, help="Redis URL of the queues")
+	parser.add_argument(
+		"--url",
+		required=True,
+		help="Redis URL of the queues (redis+sentinel://host:26379/master for Sentinel)",
+	)
 	parser.add_argument("--queues", default=",".join(DEFAULT_QUEUE_NAMES), help="comma-separated queue names")
 	parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL, help="seconds between passes")
 	parser.add_argument(
@@ -69,7 +72,10 @@ def main() -> None:
 	if not args.interval > 0:
 		parser.error("--interval must be more than 0 seconds")
 	logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-	connection = redis.Redis.from_url(args.url)
+	try:
+		connection = connect(args.url)  # a redis:// URL, or redis+sentinel:// for a Sentinel set
+	except InvalidArgument as e:
+		parser.error(str(e))
 	queues = [Queue(name.strip(), connection=connection) for name in args.queues.split(",") if name.strip()]
 	try:
 		hosts = [RQHost(connection, namespace) for namespace in args.namespace or ["default"]]
