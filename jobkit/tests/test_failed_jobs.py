@@ -165,11 +165,13 @@ class TestFailedJobs(SiteJobsTestCase):
 			self.assertNotIn("<img", shown)
 
 	def test_bad_names_are_refused_with_a_clear_error(self):
-		for names in ([], [""], ["x" * 141], [1], '{"a": 1}', ["n"] * 501):
-			with self.assertRaises(frappe.ValidationError, msg=repr(names)):
+		# A dict too: jobkit checks its arguments itself, after permission, with one message on v15
+		# and v16 (Frappe would check annotated types first, each version with its own).
+		for names in ([], [""], ["x" * 141], [1], '{"a": 1}', ["n"] * 501, {"a": 1}):
+			with self.assertRaisesRegex(
+				frappe.ValidationError, "names must be a list of 1 to 500", msg=repr(names)
+			):
 				api.retry_failed_jobs(names=names)
-		with self.assertRaises(TypeError):  # Frappe checks the declared type (list | str) first
-			api.retry_failed_jobs(names={"a": 1})
 
 	def test_bench_retry_command(self):
 		marker = f"jobkit-test-{uuid4().hex}"
