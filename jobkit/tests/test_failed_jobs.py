@@ -145,6 +145,26 @@ class TestFailedJobs(SiteJobsTestCase):
 		self.assertEqual(frappe.db.get_value("Jobkit Failed Job", record.name, "status"), "Discarded")
 		self.assertIn("Discarded already", api.retry_failed_jobs(names=[record.name])["errors"][record.name])
 
+	def test_a_unique_job_is_not_retried_over_its_live_copy_and_its_record_stays(self):
+		marker = f"jobkit-test-{uuid4().hex}"
+		record = self.failed_job_of(
+			marker, method="jobkit.tests.jobs.fail_until_fixed", job_id=marker, api_key=SECRET
+		)
+		copy = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, job_id=marker, marker=marker)
+		self.assertFalse(copy.duplicate)  # queued: it holds the job id now
+		outcome = api.retry_failed_jobs(names=[record.name])
+		self.assertEqual(outcome["retried"], {})
+		self.assertIn("another run of job", outcome["errors"][record.name])
+		self.assertIn(copy.rq_id, outcome["errors"][record.name])
+		frappe.db.commit()
+		self.assertEqual(frappe.db.get_value("Jobkit Failed Job", record.name, "status"), "Failed")
+		run_bench_worker(QUEUE)  # the copy runs; then the record can be retried
+		self.assertEqual(copy.status, "finished")
+		frappe.cache.set(f"jobkit-test-fixed:{marker}", 1)
+		self.assertEqual(list(api.retry_failed_jobs(names=[record.name])["retried"]), [record.name])
+		run_bench_worker(QUEUE)
+		self.assertEqual(frappe.db.get_value("Jobkit Failed Job", record.name, "status"), "Retried")
+
 	def test_a_tampered_stored_job_is_refused_not_run(self):
 		record = self.failed_job_of(
 			f"jobkit-test-{uuid4().hex}", method="jobkit.tests.jobs.fail_until_fixed", api_key=SECRET
