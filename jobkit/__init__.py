@@ -46,6 +46,7 @@ from jobkit.engine.jobfunction import JobFunction, job, light
 from jobkit.engine.locks import Lock, lock
 from jobkit.engine.progress import Progress
 from jobkit.engine.reaper import Reaped
+from jobkit.engine.record_store import store_of as _store_of
 from jobkit.engine.retry import Retry
 from jobkit.engine.skipped import SkippedRun, SkippedRuns
 
@@ -248,14 +249,13 @@ def cancel_job(rq_id: str) -> None:
 def dead_letters() -> DeadLetters:
 	"""The failed jobs of the plain-RQ host, kept in Redis: ``ids()``, ``list()``, ``get(id)``,
 	``retry(id)``, ``discard(id)``. On a Frappe site they are "Jobkit Failed Job" records."""
-	host = get_host()
-	store = getattr(host, "dead_letters", None)
-	if not isinstance(store, DeadLetters):
-		raise NotConfigured(
-			f"the {host.name} host keeps failed jobs elsewhere: on a Frappe site they are 'Jobkit Failed "
-			"Job' records (desk list, `bench --site S jobkit retry NAME`, jobkit.failed_jobs.retry(name))"
-		)
-	return store
+	return _store_of(
+		get_host(),
+		"dead_letters",
+		DeadLetters,
+		"failed jobs elsewhere: on a Frappe site they are 'Jobkit Failed Job' records (desk list, "
+		"`bench --site S jobkit retry NAME`, jobkit.failed_jobs.retry(name))",
+	)
 
 
 def skipped_runs() -> SkippedRuns:
@@ -263,14 +263,12 @@ def skipped_runs() -> SkippedRuns:
 	``get(id)``, ``discard(id)`` (a scheduled run overlapping its previous one; a retry superseded
 	by a newer copy of its job, with the arguments that did not run). On a Frappe site they are
 	"Jobkit Skipped Run" records."""
-	host = get_host()
-	store = getattr(host, "skipped_runs", None)
-	if not isinstance(store, SkippedRuns):
-		raise NotConfigured(
-			f"the {host.name} host keeps skipped runs elsewhere: on a Frappe site they are 'Jobkit "
-			"Skipped Run' records (desk list)"
-		)
-	return store
+	return _store_of(
+		get_host(),
+		"skipped_runs",
+		SkippedRuns,
+		"skipped runs elsewhere: on a Frappe site they are 'Jobkit Skipped Run' records (desk list)",
+	)
 
 
 def check_hooks(apps: list[str] | None = None) -> list:

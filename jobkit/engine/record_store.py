@@ -10,9 +10,18 @@ trusts it with every job it runs.
 import pickle
 import time
 
-from jobkit.engine.errors import InvalidArgument
+from jobkit.engine.errors import InvalidArgument, NotConfigured
 
 DEFAULT_LIST_LIMIT = 100
+
+
+def store_of(host, attribute: str, store_class: type, kept_elsewhere: str):
+	"""The host's store of one kind (``host.<attribute>``); a host that keeps those records
+	elsewhere (Frappe: DocTypes) raises ``NotConfigured`` saying where (``kept_elsewhere``)."""
+	store = getattr(host, attribute, None)
+	if not isinstance(store, store_class):
+		raise NotConfigured(f"the {host.name} host keeps {kept_elsewhere}")
+	return store
 
 
 class RecordStore:
