@@ -35,6 +35,17 @@ class TestReaper(SiteJobsTestCase):
 			stderr=subprocess.DEVNULL,
 		)
 
+	def kill_the_run(self, marker: str, worker: subprocess.Popen) -> None:
+		"""SIGKILL the process running the job of ``marker`` (it publishes its pid), then let the
+		burst ``worker`` note the loss and exit."""
+		try:
+			pid = self.wait_for(lambda: frappe.cache.get(f"jobkit-test-pid:{marker}"), "the job to start")
+			os.kill(int(pid), signal.SIGKILL)
+			worker.wait(timeout=WORKER_TIMEOUT_SECONDS)
+		finally:
+			if worker.poll() is None:
+				worker.kill()
+
 	def wait_for(self, predicate, what: str, timeout: float = 60):
 		deadline = time.monotonic() + timeout
 		while not (value := predicate()):
@@ -60,14 +71,7 @@ class TestReaper(SiteJobsTestCase):
 		handle = jobkit.enqueue(
 			"jobkit.tests.jobs.hang_until_killed", queue=QUEUE, job_id=marker, marker=marker, api_key="sk-x1"
 		)
-		worker = self.start_worker()
-		try:
-			pid = self.wait_for(lambda: frappe.cache.get(f"jobkit-test-pid:{marker}"), "the job to start")
-			os.kill(int(pid), signal.SIGKILL)  # the work-horse, as the OOM killer would
-			worker.wait(timeout=WORKER_TIMEOUT_SECONDS)  # a burst worker: it notes the loss and exits
-		finally:
-			if worker.poll() is None:
-				worker.kill()
+		self.kill_the_run(marker, self.start_worker())  # its work-horse, as the OOM killer would
 		self.assertEqual(handle.status, "failed")  # RQ's view; nothing recorded for the site yet
 		self.assertFalse(frappe.get_all("Jobkit Failed Job", filters={"job_id": marker}))
 
@@ -101,14 +105,7 @@ class TestReaper(SiteJobsTestCase):
 		killed = jobkit.enqueue(
 			"jobkit.tests.jobs.hang_until_killed", queue=QUEUE, job_id=marker, retry=retry, marker=marker
 		)
-		worker = self.start_worker()
-		try:
-			pid = self.wait_for(lambda: frappe.cache.get(f"jobkit-test-pid:{marker}"), "the job to start")
-			os.kill(int(pid), signal.SIGKILL)
-			worker.wait(timeout=WORKER_TIMEOUT_SECONDS)
-		finally:
-			if worker.poll() is None:
-				worker.kill()
+		self.kill_the_run(marker, self.start_worker())
 
 		# The run's key lapses with its lease, and a newer call takes it before the reaper runs.
 		def newer_call():
@@ -149,16 +146,10 @@ class TestReaper(SiteJobsTestCase):
 		pool = [*BENCH_HELPER, "worker-pool", "--queue", QUEUE, "--num-workers", "1", "--burst"]
 		sites = os.path.join(frappe.utils.get_bench_path(), "sites")
 		env = {**os.environ, "FRAPPE_BACKGROUND_WORKERS_NOFORK": "1"}
-		worker = subprocess.Popen(
-			pool, cwd=sites, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+		self.kill_the_run(
+			marker,
+			subprocess.Popen(pool, cwd=sites, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
 		)
-		try:
-			pid = self.wait_for(lambda: frappe.cache.get(f"jobkit-test-pid:{marker}"), "the first attempt")
-			os.kill(int(pid), signal.SIGKILL)
-			worker.wait(timeout=WORKER_TIMEOUT_SECONDS)
-		finally:
-			if worker.poll() is None:
-				worker.kill()
 		reaped = self.wait_for(jobkit.reap, "the reaper to take the lost run")
 		self.assertEqual([r.outcome for r in reaped], ["retried"])
 		self.wait_for(lambda: jobkit.promote_due() or handle.status == "queued", "attempt 2 to be queued")
