@@ -21,7 +21,7 @@ from rq import Queue
 from rq.job import Job
 
 from jobkit.engine.health import collect
-from jobkit.engine.host import RQHost
+from jobkit.engine.rq_host import RQHost
 from tests.redis_server import start_redis
 
 SIZES = (0, 10_000, 100_000)

@@ -17,9 +17,11 @@ from rq import Worker
 
 import jobkit
 import jobkit.health
-from jobkit.engine import batch_writing, defaults, keys, workhorse
+from jobkit.engine import defaults, keys
 from jobkit.engine import reaper as _reaper
-from jobkit.engine.deadletter import REDACTED
+from jobkit.engine.batches import writing as batch_writing
+from jobkit.engine.dead_letter import REDACTED
+from jobkit.engine.worker import workhorse
 
 REPO = Path(__file__).resolve().parent.parent
 QUEUES = ("short", "default", "long")

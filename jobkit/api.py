@@ -11,12 +11,12 @@ import json
 
 import frappe
 
-from jobkit import batch_records, failed_jobs
 from jobkit.engine import progress, unique
 from jobkit.engine.batches import BatchNotFound
 from jobkit.engine.enqueue import MAX_JOB_ID_LENGTH
 from jobkit.engine.errors import InvalidArgument
-from jobkit.frappe_host import host
+from jobkit.site import actions
+from jobkit.site.host import host
 
 MANAGER_ROLE = "System Manager"
 # Records one call may act on: a page of the list view, many times over.
@@ -60,7 +60,7 @@ def retry_failed_jobs(names) -> dict:
 	gone) is reported and the others go on.
 	"""
 	frappe.only_for(MANAGER_ROLE)
-	done, errors = failed_jobs.for_each(_checked_names(names), failed_jobs.retry_as_rq_id)
+	done, errors = actions.for_each(_checked_names(names), actions.retry_failed_job_as_rq_id)
 	message = frappe._("{0} retried, {1} not retried").format(len(done), len(errors))
 	return {"retried": done, "errors": errors, "message": message}
 
@@ -69,7 +69,7 @@ def retry_failed_jobs(names) -> dict:
 def discard_failed_jobs(names) -> dict:
 	"""Mark each Failed record Discarded. Returns ``{"discarded": [...], "errors": {name: why not}}``."""
 	frappe.only_for(MANAGER_ROLE)
-	done, errors = failed_jobs.for_each(_checked_names(names), failed_jobs.discard)
+	done, errors = actions.for_each(_checked_names(names), actions.discard_failed_job)
 	message = frappe._("{0} discarded, {1} not discarded").format(len(done), len(errors))
 	return {"discarded": list(done), "errors": errors, "message": message}
 
@@ -77,8 +77,8 @@ def discard_failed_jobs(names) -> dict:
 @frappe.whitelist(methods=["POST"])
 def cancel_batch(name) -> dict:
 	"""Cancel a batch (its user, or a System Manager): queued chunks dropped, running ones stop."""
-	try:  # batch_records checks the caller's access first
-		cancelled = batch_records.cancel(name)
+	try:  # the action checks the caller's access first
+		cancelled = actions.cancel_batch(name)
 	except BatchNotFound as e:
 		frappe.throw(str(e), title=frappe._("Batch no longer in Redis"))
 	message = (
@@ -92,8 +92,8 @@ def cancel_batch(name) -> dict:
 @frappe.whitelist(methods=["POST"])
 def retry_batch_failed_items(name) -> dict:
 	"""Run the batch's method again over exactly its failed items, as a new batch."""
-	try:  # batch_records checks the caller's access first
-		new_name = batch_records.retry_failed_items(name)
+	try:  # the action checks the caller's access first
+		new_name = actions.retry_batch_failed_items(name)
 	except (BatchNotFound, InvalidArgument) as e:
 		frappe.throw(str(e), title=frappe._("Failed items not retried"))
 	return {"batch": new_name, "message": frappe._("Failed items retried as batch {0}").format(new_name)}
@@ -160,9 +160,9 @@ def _readable_progress(rq_id: object) -> dict | None:
 def run_health_check() -> str:
 	"""Take a Job Health Check snapshot now (System Manager); returns the new record's name."""
 	frappe.only_for(MANAGER_ROLE)
-	from jobkit import health_records
+	from jobkit.site.records import health_checks
 
-	return health_records.take_snapshot()
+	return health_checks.take_snapshot()
 
 
 @frappe.whitelist()
@@ -186,10 +186,11 @@ def metrics():
 	frappe.only_for((role, MANAGER_ROLE))
 	from werkzeug.wrappers import Response
 
-	from jobkit import health_records, site_health
-	from jobkit.engine import metrics as engine_metrics
+	from jobkit.engine.health import metrics as engine_metrics
+	from jobkit.site import health as site_health
+	from jobkit.site.records import health_checks
 
-	report = site_health.check(health_records.thresholds())
+	report = site_health.check(health_checks.thresholds())
 	return Response(
 		engine_metrics.render(report, frappe.local.site), content_type=engine_metrics.CONTENT_TYPE
 	)

@@ -36,7 +36,7 @@ def unlock(context, job_id: str, force: bool = False):
 	from jobkit.engine import unique
 
 	with connected_site(context) as site:
-		from jobkit.frappe_host import host
+		from jobkit.site.host import host
 
 		held = unique.lock_info(host.connection, host.namespace, job_id)
 		if not held:
@@ -65,10 +65,10 @@ def unlock(context, job_id: str, force: bool = False):
 @pass_context
 def retry(context, names: tuple[str, ...], all_failed: bool = False):
 	"""Enqueue again the stored job of Jobkit Failed Job records NAMES (exit 1 if any is refused)."""
-	from jobkit import failed_jobs
+	from jobkit.site import actions
 
 	with connected_site(context):
-		_act_on_failed_jobs(names, all_failed, "retried", failed_jobs.retry_as_rq_id)
+		_act_on_failed_jobs(names, all_failed, "retried", actions.retry_failed_job_as_rq_id)
 
 
 @jobkit_commands.command("discard")
@@ -77,22 +77,23 @@ def retry(context, names: tuple[str, ...], all_failed: bool = False):
 @pass_context
 def discard(context, names: tuple[str, ...], all_failed: bool = False):
 	"""Mark Jobkit Failed Job records NAMES Discarded (exit 1 if any is refused)."""
-	from jobkit import failed_jobs
+	from jobkit.site import actions
 
 	with connected_site(context):
-		_act_on_failed_jobs(names, all_failed, "discarded", failed_jobs.discard)
+		_act_on_failed_jobs(names, all_failed, "discarded", actions.discard_failed_job)
 
 
 def _act_on_failed_jobs(names, all_failed: bool, done: str, action) -> None:
 	import frappe
 
-	from jobkit import failed_jobs
+	from jobkit.site import actions
+	from jobkit.site.records import failed_jobs
 
 	if bool(names) == all_failed:
 		raise click.UsageError("give the names of Jobkit Failed Job records, or --all-failed (not both)")
 	if all_failed:
 		names = frappe.get_all(failed_jobs.DOCTYPE, filters={"status": failed_jobs.FAILED}, pluck="name")
-	results, refused = failed_jobs.for_each(names, action)
+	results, refused = actions.for_each(names, action)
 	for name, result in results.items():
 		click.echo(f"{name}: {done}" + (f" as {result}" if result else ""))
 	for name, reason in refused.items():
@@ -112,8 +113,8 @@ def check(context, apps: tuple[str, ...] = (), as_json: bool = False):
 	"""Check every scheduler_events entry; exit 1 if any has an error (for CI of dependent apps)."""
 	import json
 
-	from jobkit import hooks_check
-	from jobkit.engine.schedule_check import ERROR
+	from jobkit.engine.findings import CRITICAL
+	from jobkit.site import hooks_check
 
 	with connected_site(context):
 		reports = hooks_check.check_hooks(list(apps) or None)
@@ -136,10 +137,10 @@ def check(context, apps: tuple[str, ...] = (), as_json: bool = False):
 			for finding in report.findings:
 				click.secho(
 					f"    {finding.severity} {finding.check}: {finding.message}",
-					fg="red" if finding.severity == ERROR else "yellow",
+					fg="red" if finding.severity == CRITICAL else "yellow",
 				)
 	errors = sum(not report.ok for report in reports)
-	warnings = sum(1 for report in reports for finding in report.findings if finding.severity != ERROR)
+	warnings = sum(1 for report in reports for finding in report.findings if finding.severity != CRITICAL)
 	if not as_json:
 		click.echo(f"{len(reports)} entries: {errors} with errors, {warnings} warnings")
 	if errors:
@@ -153,7 +154,7 @@ def doctor(context, as_json: bool = False):
 	"""Job health of the site: queues, workers, Redis, scheduler. Exit 0 OK, 1 Warning, 2 Critical."""
 	import json
 
-	from jobkit import site_health
+	from jobkit.site import health as site_health
 
 	with connected_site(context) as site:
 		report = site_health.check()

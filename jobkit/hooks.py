@@ -8,9 +8,15 @@ app_description = (
 app_email = "jobkit@example.com"
 app_license = "MIT"
 
+# Where Frappe starts work, jobkit hands the engine the site's host and keeps Frappe's get_job
+# truthful for jobkit's unique jobs (once per process; importing jobkit does neither).
+before_request = ["jobkit.site.boot.setup"]
+before_job = ["jobkit.site.boot.setup"]
+before_tests = ["jobkit.site.boot.setup"]
+
 # Jobkit Settings keeps its documented defaults even after one field was set on its own.
-after_install = "jobkit.install.ensure_settings_defaults"
-after_migrate = "jobkit.install.ensure_settings_defaults"
+after_install = "jobkit.site.install.ensure_settings_defaults"
+after_migrate = "jobkit.site.install.ensure_settings_defaults"
 
 # The "Background jobs" tray in the navbar (progress of the user's jobs and batches).
 app_include_js = ["/assets/jobkit/js/jobkit_tray.js"]
@@ -42,12 +48,12 @@ default_log_clearing_doctypes = {
 
 # A batch's record, a failed job's and a skipped run's, is for the job's user and for System Managers.
 has_permission = {
-	"Jobkit Batch": "jobkit.record_access.has_permission",
-	"Jobkit Failed Job": "jobkit.record_access.has_permission",
-	"Jobkit Skipped Run": "jobkit.record_access.has_permission",
+	"Jobkit Batch": "jobkit.site.access.has_permission",
+	"Jobkit Failed Job": "jobkit.site.access.has_permission",
+	"Jobkit Skipped Run": "jobkit.site.access.has_permission",
 }
 permission_query_conditions = {
-	"Jobkit Batch": "jobkit.record_access.batch_conditions",
-	"Jobkit Failed Job": "jobkit.record_access.failed_job_conditions",
-	"Jobkit Skipped Run": "jobkit.record_access.skipped_run_conditions",
+	"Jobkit Batch": "jobkit.site.access.batch_conditions",
+	"Jobkit Failed Job": "jobkit.site.access.failed_job_conditions",
+	"Jobkit Skipped Run": "jobkit.site.access.skipped_run_conditions",
 }

@@ -13,7 +13,8 @@ from rq import Queue
 from rq.job import Job
 
 import jobkit
-from jobkit.engine import batch_writing, batches, keys, reaper
+from jobkit.engine import batches, keys, reaper
+from jobkit.engine.batches import writing as batch_writing
 from tests.conftest import NAMESPACE
 from tests.workers import REPO, start_worker, stop_workers, wait_for, worker_env
 
@@ -147,7 +148,7 @@ def test_a_writer_that_fails_cancels_its_batch_and_raises(host, conn, redis_url,
 WRITER_THAT_DIES = """
 import sys, time
 import jobkit
-from jobkit.engine import batch_writing
+from jobkit.engine.batches import writing as batch_writing
 
 jobkit.configure(redis_url=sys.argv[1], namespace=sys.argv[2])
 batch_writing.FIRST_SLICE = 2

@@ -12,7 +12,8 @@ import tracemalloc
 import pytest
 
 import jobkit
-from jobkit.engine import batch_writing, context
+from jobkit.engine import context
+from jobkit.engine.batches import writing as batch_writing
 from tests.conftest import NAMESPACE, SHORT_LEASE
 from tests.sqlite_query import SQLiteQuery, create_table
 from tests.workers import start_promoter, start_worker, stop_workers, wait_for
@@ -67,7 +68,7 @@ def test_ten_thousand_items_are_each_processed_with_exact_counts_and_one_complet
 	from rq.job import Job
 	from rq.registry import FinishedJobRegistry
 
-	from jobkit.engine.batch_runner import segment_job_id
+	from jobkit.engine.batches.chunks import segment_job_id
 
 	chunk_jobs = {host.rq_job_id(segment_job_id(handle.id, index, 0)) for index in range(100)}
 	registry = FinishedJobRegistry(queue=host.rq_queue("default"))
@@ -255,7 +256,8 @@ def test_chunks_ending_together_each_queue_one_distinct_chunk(host, conn):
 	# counted again, as when its process died after counting and the job ran again.
 	from rq.job import Job
 
-	from jobkit.engine import batch_runner, batches, keys
+	from jobkit.engine import batches, keys
+	from jobkit.engine.batches import chunks, running
 
 	handle = jobkit.batch(
 		"tests.fixtures.process_chunk", items=list(range(100)), chunk_size=10, max_parallel=2
@@ -266,12 +268,12 @@ def test_chunks_ending_together_each_queue_one_distinct_chunk(host, conn):
 		return [host.envelope_of(job)["kwargs"]["index"] for job in queue.jobs]
 
 	assert queued_chunks() == [0, 1]
-	spec = batches.load_spec(handle.state())
+	spec = batches.state.load_spec(handle.state())
 	together = threading.Barrier(6)
 
 	def end(index: int) -> None:
 		together.wait()
-		batch_runner.end_segment(host, handle.id, spec, index, 0, 10, [], complete=True)
+		running.end_segment(host, handle.id, spec, index, 0, 10, [], complete=True)
 
 	threads = [threading.Thread(target=end, args=(index,)) for index in range(6)]
 	for thread in threads:
@@ -281,14 +283,14 @@ def test_chunks_ending_together_each_queue_one_distinct_chunk(host, conn):
 	assert queued_chunks() == [0, 1, 2, 3, 4, 5, 6, 7]  # six ends, six chunks queued, each once
 	assert {job.get_status() for job in queue.jobs} == {"queued"}
 	assert all(job.enqueued_at for job in queue.jobs)
-	batch_runner.end_segment(host, handle.id, spec, 0, 0, 10, [], complete=True)
+	running.end_segment(host, handle.id, spec, 0, 0, 10, [], complete=True)
 	assert queued_chunks() == [0, 1, 2, 3, 4, 5, 6, 7]  # counted once, so nothing more queued
 	assert (handle.state()["chunks_done"], handle.state()["done"]) == (6, 60)
 	assert conn.llen(keys.batch(NAMESPACE, handle.id)["pending"]) == 2
 
 	assert handle.cancel()
 	assert conn.llen(keys.batch(NAMESPACE, handle.id)["pending"]) == 0
-	waiting = [batch_runner.segment_job_id(handle.id, index, 0) for index in (8, 9)]
+	waiting = [chunks.segment_job_id(handle.id, index, 0) for index in (8, 9)]
 	assert not any(Job.exists(host.rq_job_id(job_id), connection=conn) for job_id in waiting)
 
 

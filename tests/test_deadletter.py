@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import jobkit
 from jobkit import Retry
-from jobkit.engine import deadletter, keys
+from jobkit.engine import dead_letter, keys
 from tests.conftest import NAMESPACE, read_log
 from tests.workers import start_promoter, start_worker, stop_workers, wait_for
 
@@ -42,8 +42,8 @@ def test_the_last_failure_leaves_one_letter_with_every_attempt(host, conn, runni
 	assert "ConnectionError: upstream refused sync" in letter.traceback
 	assert letter.kwargs == {
 		"key": "sync",
-		"api_key": deadletter.REDACTED,
-		"options": {"Password": deadletter.REDACTED, "region": "eu"},
+		"api_key": dead_letter.REDACTED,
+		"options": {"Password": dead_letter.REDACTED, "region": "eu"},
 	}
 	# Redacted for people only: the stored job keeps what the job needs to run again.
 	assert letter.job["kwargs"]["api_key"] == "sk-live-123"
@@ -167,7 +167,7 @@ values = st.recursive(
 def shown_secrets(value) -> list:
 	"""Values under secret-looking keys that are not redacted, anywhere in ``value``."""
 	if isinstance(value, dict):
-		shown = [v for k, v in value.items() if deadletter.looks_secret(k) and v != deadletter.REDACTED]
+		shown = [v for k, v in value.items() if dead_letter.looks_secret(k) and v != dead_letter.REDACTED]
 		return shown + [secret for item in value.values() for secret in shown_secrets(item)]
 	if isinstance(value, list):
 		return [secret for item in value for secret in shown_secrets(item)]
@@ -178,11 +178,11 @@ def shown_secrets(value) -> list:
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.one_of(secret_names, plain_names), values, max_size=4))
 def test_no_secret_looking_key_keeps_its_value(kwargs):
-	redacted = deadletter.redact(kwargs)
+	redacted = dead_letter.redact(kwargs)
 	assert shown_secrets(redacted) == []
 	assert set(redacted) == set(kwargs)  # every key still shown, only values hidden
 
 
 def test_plain_values_are_shown_as_they_are():
 	kwargs = {"customer": "ACME", "rows": [1, 2], "filters": {"region": "eu"}}
-	assert deadletter.redact(kwargs) == kwargs
+	assert dead_letter.redact(kwargs) == kwargs

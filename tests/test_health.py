@@ -122,7 +122,7 @@ def test_an_evicting_queue_redis_is_critical(host, conn):
 
 
 def test_the_report_renders_as_prometheus_gauges(host, redis_url):
-	from jobkit.engine import metrics
+	from jobkit.engine.health import metrics
 
 	for n in range(3):
 		jobkit.enqueue("tests.fixtures.add", queue="short", a=n, b=1)

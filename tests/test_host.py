@@ -4,7 +4,7 @@ import sys
 import pytest
 
 import jobkit
-from jobkit.engine.host import parse_queues
+from jobkit.engine.rq_host import parse_queues
 from tests.conftest import read_log
 from tests.redis_server import free_port
 from tests.workers import REPO, run_burst_worker, wait_for, worker_env

@@ -32,4 +32,4 @@ def test_public_api_is_exported():
 
 def test_doctype_query_outside_frappe_names_what_to_use_instead():
 	with pytest.raises(jobkit.NotConfigured, match=r"needs a Frappe site.*keys_after"):
-		jobkit.DocTypeQuery
+		jobkit.DocTypeQuery("ToDo")

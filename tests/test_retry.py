@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import jobkit
-from jobkit.engine.retry import EQUAL_JITTER, FULL_JITTER, NO_JITTER, Retry, compute_backoff
+from jobkit.engine.retries import EQUAL_JITTER, FULL_JITTER, NO_JITTER, Retry, compute_backoff
 
 
 def test_exact_schedule_without_jitter():

@@ -38,11 +38,11 @@ def test_each_mistake_is_reported_with_its_severity():
 		("app", "fortnightly", None, f"{TASKS}.long_report", "default"),
 	)
 	assert [findings(report) for report in reports] == [
-		[("error", "invalid_cron"), ("warning", "default_timeout")],
-		[("error", "import")],
-		[("error", "arguments"), ("warning", "default_timeout")],
-		[("warning", "heavy_all")],
-		[("error", "unknown_event")],
+		[("Critical", "invalid_cron"), ("Warning", "default_timeout")],
+		[("Critical", "import")],
+		[("Critical", "arguments"), ("Warning", "default_timeout")],
+		[("Warning", "heavy_all")],
+		[("Critical", "unknown_event")],
 	]
 	assert "customer" in reports[2].findings[0].message
 	assert [report.ok for report in reports] == [False, False, False, True, False]
@@ -55,7 +55,7 @@ def test_a_method_registered_twice_is_an_error_on_both_entries():
 	)
 	for report in reports:
 		[duplicate] = [finding for finding in report.findings if finding.check == "duplicate"]
-		assert duplicate.severity == "error"
+		assert duplicate.severity == "Critical"
 		assert "app: daily 0 0 * * *; other_app: cron 30 4 * * 1-5" in duplicate.message
 
 

@@ -233,7 +233,7 @@ try:
 			os._exit(9)
 
 	class LostAfterTaking(_JobkitWorker):
-		"""jobkit's worker, lost (exit 9) right after taking a job, before it holds it."""
+		"""jobkit's worker, lost (exit 9) right after taking a job, before it starts it."""
 
 		def execute_job(self, job, queue):
 			os._exit(9)
@@ -245,16 +245,16 @@ try:
 
 		def __init__(self, *args, **kwargs):
 			super().__init__(*args, **kwargs)
-			from jobkit.engine import batch_runner
+			from jobkit.engine.batches import running
 
-			end_segment = batch_runner.end_segment
+			end_segment = running.end_segment
 
 			def dying_end_segment(host, *args, complete, **kwargs):
 				if not complete and host.connection.set("tests:died-once", 1, nx=True):
 					os._exit(9)
 				return end_segment(host, *args, complete=complete, **kwargs)
 
-			batch_runner.end_segment = dying_end_segment
+			running.end_segment = dying_end_segment
 
 	class SlowToStart(_JobkitWorker):
 		"""jobkit's worker, waiting between taking a job and starting it while HOLD_BACK_KEY exists."""

@@ -1,21 +1,30 @@
 """Which host is active, and which jobkit job (if any) is running in this context.
 
 Order of choice in ``get_host``: the host of the job being run (so a job can enqueue more work
-with no set-up), then the one ``configure`` set, then a registered provider (the Frappe host
+with no set-up), then the one ``configure`` set, then a registered provider, then the provider of
+a framework jobkit has glue for, when that framework is imported in this process (the Frappe host
 while a site is active), then ``JOBKIT_*`` environment variables.
 """
 
 import contextvars
+import importlib
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from jobkit.engine.errors import NotConfigured
-from jobkit.engine.host import Host, RQHost, rq_host_from_env, rq_host_from_url
+from jobkit.engine.host import Host
+from jobkit.engine.rq_host import RQHost, rq_host_from_env, rq_host_from_url
 
 _configured: Host | None = None
 _from_env: Host | None = None
 _providers: list[Callable[[], Host | None]] = []
+# The frameworks jobkit ships glue for: the module that says one is in use, and its provider (a
+# dotted path, imported the first time that module is seen, never before: the engine itself
+# imports no framework).
+FRAMEWORK_PROVIDERS = {"frappe": "jobkit.site.boot.site_host"}
+_framework_providers: dict[str, Callable[[], Host | None]] = {}
 _lock = threading.Lock()
 
 _job_host: contextvars.ContextVar[Host | None] = contextvars.ContextVar("jobkit_job_host", default=None)
@@ -122,7 +131,20 @@ def _active_host() -> Host | None:
 		host = provider()
 		if host is not None:
 			return host
+	for module, path in FRAMEWORK_PROVIDERS.items():
+		if module in sys.modules:
+			host = _framework_provider(module, path)()
+			if host is not None:
+				return host
 	return None
+
+
+def _framework_provider(module: str, path: str) -> Callable[[], Host | None]:
+	provider = _framework_providers.get(module)
+	if provider is None:
+		module_path, _, name = path.rpartition(".")
+		provider = _framework_providers[module] = getattr(importlib.import_module(module_path), name)
+	return provider
 
 
 def _host_from_env() -> Host | None:

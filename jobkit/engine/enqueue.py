@@ -1,16 +1,18 @@
-"""``enqueue``: validate everything first, then write one RQ job; nothing half-enqueued."""
+"""``enqueue``: validate everything first (``prepare``), then write one RQ job (``submit``); nothing
+half-enqueued."""
 
 import dataclasses
 import time
 from collections.abc import Callable
 from uuid import uuid4
 
-from jobkit.engine import defaults, delayed, methods, payload, rqjob, runner, unique
+from jobkit.engine import defaults, delayed, methods, payload, rqjob, unique
+from jobkit.engine.envelope import Envelope
 from jobkit.engine.errors import DuplicateJob, InvalidArgument, InvalidTimeout, UnknownQueue
 from jobkit.engine.handle import JobHandle
 from jobkit.engine.host import Host
 from jobkit.engine.numbers import is_number, whole_seconds
-from jobkit.engine.retry import Retry
+from jobkit.engine.retries import Retry
 
 # frappe.enqueue arguments that jobkit.enqueue does not take. Passed to jobkit they would
 # otherwise be handed silently to the job as keyword arguments.
@@ -27,7 +29,35 @@ MAX_JOB_ID_LENGTH = 200
 CURRENT_USER = object()
 
 
-def enqueue(
+@dataclasses.dataclass
+class Call:
+	"""An accepted call, validated and built, not yet written: ``submit`` writes it; ``now=True`` runs
+	its envelope here instead (``runner.run_now``)."""
+
+	host: Host
+	envelope: Envelope
+	job_id: str
+	rq_id: str
+	queue: str
+	method_path: str
+	policy: unique.UniquePolicy | None
+	key: str | None
+	claims: bool
+	due: float | None
+	at_front: bool
+	after_commit: bool
+
+	def handle(self, **state) -> JobHandle:
+		return JobHandle(self.job_id, self.rq_id, self.queue, self.method_path, self.host.connection, **state)
+
+
+def enqueue(host: Host, method: str | Callable, **options) -> JobHandle:
+	"""Validate everything, then write one RQ job (``prepare``, then ``submit``)."""
+	call = prepare(host, method, **options)
+	return call if isinstance(call, JobHandle) else submit(call)
+
+
+def prepare(
 	host: Host,
 	method: str | Callable,
 	*,
@@ -48,7 +78,9 @@ def enqueue(
 	job_name: str | None = None,
 	user: str | object | None = CURRENT_USER,
 	kwargs: dict,
-) -> JobHandle:
+) -> "Call | JobHandle":
+	"""The call, checked and built; or, for a unique job whose key a copy holds, that copy's handle
+	(the duplicate answer, found before anything is built)."""
 	for name, advice in UNSUPPORTED_FRAPPE_ARGUMENTS.items():
 		if name in kwargs:
 			raise InvalidArgument(f"jobkit.enqueue does not take {name!r} ({advice})")
@@ -74,12 +106,11 @@ def enqueue(
 			"only known at commit, when nobody is left to catch the error. Use 'skip' or 'replace'"
 		)
 	job_id = validate_job_id(job_id)
-	connection = host.connection  # once: a host may pay for each look-up (Frappe retries it)
 	claims = policy is not None and policy.lock != unique.WHILE_EXECUTING
-	if policy:
-		key = unique.key_for(host.namespace, job_id, policy.lock)
+	key = unique.key_for(host.namespace, job_id, policy.lock) if policy else None
 	if claims and not now and not enqueue_after_commit and policy.on_conflict != unique.REPLACE:
 		# Checked before the job is built: a call that will not be enqueued costs one small read.
+		connection = host.connection
 		held = unique.still_held(connection, key, policy)
 		if held:
 			return _conflict(connection, job_id, policy, queue, method_path, *held, replaced=False)
@@ -89,42 +120,49 @@ def enqueue(
 		# A fresh RQ id per enqueue: reusing one id across runs lets RQ's finish handling of the
 		# previous run overwrite the next one. The logical id lives in the unique key only.
 		rq_id = unique.fresh_rq_id(rq_id)
-	envelope = new_envelope(
-		host,
-		job_id,
-		method_path,
+	envelope = Envelope.new(
+		job_id=job_id,
+		method=method_path,
+		kwargs=kwargs,
+		namespace=host.namespace,
 		queue=queue,
 		timeout=timeout,
 		user=host.current_user() if user is CURRENT_USER else user,
+		lease=host.lease_seconds,
 		callbacks=callbacks,
-		job_name=job_name,
-		retry_policy=retry_policy,
-		kwargs=kwargs,
+		name=job_name,
+		retry=retry_policy.to_envelope() if retry_policy else None,
 	)
 	if policy:
 		envelope["unique"] = policy.envelope(key)
+	return Call(
+		host, envelope, job_id, rq_id, queue, method_path, policy, key, claims, due, bool(at_front),
+		bool(enqueue_after_commit),
+	)  # fmt: skip
 
-	if now:
-		result = runner.execute(host, envelope, rq_job=None)
-		return JobHandle(job_id, rq_id, queue, method_path, connection, status="finished", result=result)
 
+def submit(call: Call) -> JobHandle:
+	"""Write the call's RQ job (after the caller's commit, where it asked): its handle, or the handle
+	of the copy that holds its unique key."""
+	host, policy, key, claims, due = call.host, call.policy, call.key, call.claims, call.due
 	# After the look-up that answers a duplicate (a call that writes nothing is not refused), before
 	# anything is written: a refused call leaves nothing behind.
-	host.check_capacity(queue)
-	rq_queue, job = rqjob.create(host, envelope, rq_id, scheduled=due is not None)
-	payload.serialise(job, kwargs, host.max_payload_bytes, method_path)
+	host.check_capacity(call.queue)
+	connection = host.connection  # once: a host may pay for each look-up (Frappe retries it)
+	rq_queue, job = rqjob.create(host, call.envelope, call.rq_id, scheduled=due is not None)
+	payload.serialise(job, call.envelope.kwargs, host.max_payload_bytes, call.method_path)
 
 	def push() -> tuple[int, str]:
 		if claims:
-			return unique.claim_and_enqueue(connection, rq_queue, job, key, policy, bool(at_front), due)
+			return unique.claim_and_enqueue(connection, rq_queue, job, key, policy, call.at_front, due)
 		if due is not None:
 			rqjob.save_scheduled(connection, rq_queue, job, due)
 		else:
-			rq_queue.enqueue_job(job, at_front=bool(at_front))
-		return unique.CLAIMED, rq_id
+			rq_queue.enqueue_job(job, at_front=call.at_front)
+		return unique.CLAIMED, call.rq_id
 
-	if enqueue_after_commit:
-		handle = JobHandle(job_id, rq_id, queue, method_path, connection, pending=True)
+	if call.after_commit:
+		handle = call.handle(pending=True)
 
 		def push_after_commit() -> None:
 			# The conflict is only known now: point the caller's handle at the holder.
@@ -140,76 +178,18 @@ def enqueue(
 	if outcome == unique.CLAIMED:
 		if claims:
 			unique.forget_held(key)
-		return JobHandle(job_id, rq_id, queue, method_path, connection)
+		return call.handle()
 	unique.remember_held(key)
 	status = None if policy.on_conflict != unique.RAISE else unique.holder_status(connection, holder)
 	return _conflict(
-		connection, job_id, policy, queue, method_path, holder, status, replaced=outcome == unique.REPLACED
-	)
-
-
-def new_envelope(
-	host: Host,
-	job_id: str,
-	method_path: str,
-	*,
-	queue: str,
-	timeout: int,
-	user: str | None,
-	callbacks: dict,
-	job_name: str | None,
-	retry_policy: Retry | None,
-	kwargs: dict,
-) -> dict:
-	"""What the runner gets of a first attempt (arguments already validated)."""
-	envelope = {
-		"v": defaults.ENVELOPE_VERSION,
-		"id": job_id,
-		"method": method_path,
-		"kwargs": kwargs,
-		"ns": host.namespace,
-		"queue": queue,
-		"timeout": timeout,
-		"user": user,
-		"enqueued_at": time.time(),
-		"attempt": 1,
-		# The runner's in-flight lease: the enqueuing side's setting, which its reaper also reads.
-		"lease": host.lease_seconds,
-		**callbacks,
-	}
-	if job_name is not None:
-		envelope["name"] = str(job_name)
-	if retry_policy:
-		envelope["retry"] = retry_policy.to_envelope()
-	return envelope
-
-
-def requeue(host: Host, job: dict) -> JobHandle:
-	"""Enqueue a stored job again (a dead letter's): its method, queue, timeout, arguments, user,
-	unique key, retry policy and callbacks, as a new first attempt that runs now.
-
-	A unique job keeps its id, and a copy already holding the key raises ``DuplicateJob`` rather
-	than being skipped silently; any other job gets a new id, so it is not confused with the RQ job
-	of its failed run.
-	"""
-	held = job.get("unique")
-	unique_options: dict = {"unique_lock": False}
-	if held:
-		unique_options = {"job_id": job["id"], "unique_lock": held["lock"], "unique_ttl": held["ttl"]}
-		if held["lock"] != unique.WHILE_EXECUTING:  # the one lock type where every call may queue
-			unique_options["on_conflict"] = unique.RAISE
-	return enqueue(
-		host,
-		job["method"],
-		queue=job["queue"],
-		timeout=job["timeout"],
-		**unique_options,
-		retry=Retry.from_envelope(job["retry"]) if job.get("retry") else None,
-		on_success=job.get("on_success"),
-		on_failure=job.get("on_failure"),
-		job_name=job.get("name"),
-		user=job.get("user"),
-		kwargs=job["kwargs"],
+		connection,
+		call.job_id,
+		policy,
+		call.queue,
+		call.method_path,
+		holder,
+		status,
+		replaced=outcome == unique.REPLACED,
 	)
 
 

@@ -24,7 +24,7 @@ class InFlight(Renewer):
 
 	``joined``: the job writes the entry itself, in the first round trip it makes (``join``), and
 	may remove it in the one that writes its outcome (``left``), instead of a round trip of its own
-	at each end (a batch's chunk: see ``batch_runner``).
+	at each end (a batch's chunk: see ``batches.running``).
 	"""
 
 	def __init__(self, connection, namespace: str, rq_id: str, lease_seconds: float, joined: bool = False):
@@ -37,12 +37,12 @@ class InFlight(Renewer):
 		self.removed = False
 
 	def __enter__(self) -> "InFlight":
-		held = held_run(self.rq_id)
-		if held is None:
+		started = worker_run(self.rq_id)
+		if started is None:
 			return super().__enter__()
 		# jobkit's worker wrote the entry as it started the run, and may renew it too.
 		_current.append(self)
-		if not held.renewed_by_worker:
+		if not started.renewed_by_worker:
 			renew_in_background(self)
 		return self
 
@@ -84,8 +84,8 @@ _current: list[InFlight] = []
 
 
 @dataclass
-class Held:
-	"""A run whose in-flight entry jobkit's worker wrote as it started it (``worker.hold``)."""
+class WorkerRun:
+	"""A run whose in-flight entry jobkit's worker wrote as it started it (``worker.starting``)."""
 
 	rq_id: str
 	namespace: str
@@ -94,24 +94,24 @@ class Held:
 	renewed_by_worker: bool = False
 
 
-# The last run held by this process's worker (inherited by its work-horse): one at a time.
-_held: Held | None = None
+# The last run this process's worker started (inherited by its work-horse): one at a time.
+_started: WorkerRun | None = None
 
 
-def held_by_worker(rq_id: str, namespace: str, lease_seconds: float) -> None:
+def started_by_worker(rq_id: str, namespace: str, lease_seconds: float) -> None:
 	"""Note that this process's worker wrote the entry of the run ``rq_id`` it is starting."""
-	global _held
-	_held = Held(rq_id, namespace, lease_seconds)
+	global _started
+	_started = WorkerRun(rq_id, namespace, lease_seconds)
 
 
-def forget_held() -> None:
-	global _held
-	_held = None
+def forget_worker_run() -> None:
+	global _started
+	_started = None
 
 
-def held_run(rq_id: str) -> Held | None:
+def worker_run(rq_id: str) -> WorkerRun | None:
 	"""The run ``rq_id``, if this process's worker wrote its entry as it started it."""
-	return _held if _held is not None and _held.rq_id == rq_id else None
+	return _started if _started is not None and _started.rq_id == rq_id else None
 
 
 def current() -> InFlight | None:

@@ -11,9 +11,9 @@ previous one is still queued or running is recorded by the host.
 
 import functools
 
-from jobkit.engine import context, defaults, locks, unique
+from jobkit.engine import context, defaults, locks, public, unique
 from jobkit.engine.errors import InvalidArgument
-from jobkit.engine.retry import Retry
+from jobkit.engine.retries import Retry
 from jobkit.engine.skipped import SkippedRun
 
 # The job id of a scheduled target's handed-off runs (one per method; namespaced by site).
@@ -69,12 +69,10 @@ class JobFunction:
 		A ``job_id`` default may be a format string over the job's keyword arguments
 		(``"sync::{customer}"``).
 		"""
-		from jobkit import enqueue
-
 		options = {**self.options, **kwargs}
 		if "job_id" in self.options and "job_id" not in kwargs:
 			options["job_id"] = _formatted_job_id(self.options["job_id"], kwargs, self.path)
-		return enqueue(self.path, **options)
+		return public.enqueue(self.path, **options)
 
 	def hand_off(self, host):
 		"""Enqueue this scheduled run on its own queue; record it as skipped if one is still going."""

@@ -9,8 +9,11 @@ from urllib.parse import quote
 
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
-# Pub/sub channel the plain-RQ host publishes realtime events on.
+# Pub/sub channel the plain-RQ host publishes realtime events on, and the events' names (Frappe's
+# realtime events carry the same names).
 EVENTS_CHANNEL = "jobkit:{namespace}:events"
+PROGRESS_EVENT = "jobkit_progress"
+BATCH_EVENT = "jobkit_batch"
 
 # The dedup key of a unique job (value: the RQ id of the job holding it).
 UNIQUE = "jobkit:{namespace}:unique:{job_id}"

@@ -25,7 +25,7 @@ from jobkit.engine.numbers import is_number
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 STATUSES = (RUNNING, DONE, FAILED, CANCELLED)
 # The realtime event a progress message is published as.
-EVENT = "jobkit_progress"
+EVENT = keys.PROGRESS_EVENT  # the realtime event a progress state goes out as
 # How often a tracker reads its cancel flag from Redis (seconds).
 CANCEL_CHECK_SECONDS = 0.1
 # While a job runs, its state outlives the last update by this long (a job killed mid-way

@@ -18,7 +18,7 @@ import threading
 from jobkit.engine import reaper
 from jobkit.engine.delayed import promote_due
 from jobkit.engine.errors import InvalidArgument
-from jobkit.engine.host import DEFAULT_QUEUE_NAMES, RQHost, connect
+from jobkit.engine.rq_host import DEFAULT_QUEUE_NAMES, RQHost, connect
 
 DEFAULT_INTERVAL = 1.0
 

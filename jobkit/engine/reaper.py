@@ -32,12 +32,14 @@ import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from jobkit.engine import batch_writing, context, keys, progress, retries, taking, unique
+from jobkit.engine import context, keys, progress, retries, taking, unique
+from jobkit.engine.batches import writing as batch_writing
+from jobkit.engine.envelope import Envelope
 from jobkit.engine.errors import WorkerLost
 from jobkit.engine.handle import DEAD_LETTERED, RETRIED_AS, SUPERSEDED_META
 from jobkit.engine.host import Host
 from jobkit.engine.rqcompat import started_registry_job_id
-from jobkit.engine.runner import job_context, lease_of, run_failure_callback, write_dead_letter
+from jobkit.engine.runner import job_context, run_failure_callback, write_dead_letter
 from jobkit.engine.scripts import REAP_CLAIM, RELEASE
 
 logger = logging.getLogger("jobkit")
@@ -150,10 +152,10 @@ def adopt_abandoned(host: Host, now: float, limit: int = REAP_LIMIT) -> list[Rea
 				continue  # its runner started: the in-flight registry says what became of it
 			try:
 				rq_job = Job.fetch(rq_id, connection=connection)
-				envelope = host.envelope_of(rq_job)
+				envelope = Envelope.read(host.envelope_of(rq_job))
 			except Exception:  # gone, or another app's job this process cannot unpickle
 				continue
-			if envelope is None or envelope["ns"] != host.namespace:
+			if envelope is None or envelope.namespace != host.namespace:
 				continue  # not a jobkit job of this host: RQ's clean-up handles it
 			if not connection.zrem(registry.key, entry):
 				continue  # another reaper took it
@@ -189,10 +191,10 @@ def _reap_one(host: Host, rq_id: str) -> Reaped:
 	except NoSuchJobError:
 		logger.warning("jobkit: the lost run %s can not be retried: RQ no longer holds the job", rq_id)
 		return Reaped(rq_id, GONE)
-	envelope = host.envelope_of(rq_job)
+	envelope = Envelope.read(host.envelope_of(rq_job))
 	if envelope is None:
 		return Reaped(rq_id, GONE)
-	found = {"method": envelope["method"], "job_id": envelope["id"], "attempt": envelope.get("attempt", 1)}
+	found = {"method": envelope.method, "job_id": envelope.id, "attempt": envelope.attempt}
 	superseded = rq_job.meta.get(SUPERSEDED_META)
 	if superseded:
 		# Its record may not have been written (the process superseding it died): the same record.
@@ -204,12 +206,12 @@ def _reap_one(host: Host, rq_id: str) -> Reaped:
 	if status in ("stopped", "canceled"):
 		_release_keys(connection, envelope, rq_id)
 		return Reaped(rq_id, STOPPED, **found)
-	lease = lease_of(host, envelope)
+	lease = envelope.lease(host.lease_seconds)
 	if status == "started" and _worker_still_runs(connection, rq_job, lease):
 		return Reaped(rq_id, ALIVE, **found, lease=lease)
 
 	exc = WorkerLost(
-		f"the process running attempt {found['attempt']} of {envelope['method']} stopped without "
+		f"the process running attempt {envelope.attempt} of {envelope.method} stopped without "
 		f"reporting an outcome (killed, out of memory, or its machine lost); RQ says: {_rq_says(rq_job)}"
 	)
 	delay = retries.next_delay(host, envelope, exc)
@@ -258,8 +260,8 @@ def _worker_still_runs(connection, rq_job, within_seconds: float) -> bool:
 	return (datetime.now(timezone.utc) - beat).total_seconds() < within_seconds
 
 
-def _release_keys(connection, envelope: dict, rq_id: str) -> None:
-	held = envelope.get("unique")
+def _release_keys(connection, envelope: Envelope, rq_id: str) -> None:
+	held = envelope.unique
 	if held and held["lock"] in (unique.UNTIL_EXECUTED, unique.WHILE_EXECUTING):
 		RELEASE(connection, [held["key"]], [rq_id])
 

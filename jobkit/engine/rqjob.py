@@ -1,21 +1,22 @@
 """The RQ job that carries a jobkit envelope: built the same way for a first run and a retry."""
 
+from jobkit.engine.envelope import Envelope
 from jobkit.engine.host import Host
 
 
-def create(host: Host, envelope: dict, rq_id: str, *, scheduled: bool = False, status: str | None = None):
+def create(host: Host, envelope: Envelope, rq_id: str, *, scheduled: bool = False, status: str | None = None):
 	"""Return (rq_queue, job): the job the host's workers run for ``envelope``, not yet saved.
 
 	``status`` overrides the one it starts with ("queued", or "scheduled" when ``scheduled``).
 	"""
-	func, call_kwargs = host.job_call(envelope)
-	rq_queue = host.rq_queue(envelope["queue"])
+	func, call_kwargs = host.job_call(envelope.wire())
+	rq_queue = host.rq_queue(envelope.queue)
 	job = rq_queue.create_job(
 		func,
 		kwargs=call_kwargs,
-		timeout=envelope["timeout"],
+		timeout=envelope.timeout,
 		job_id=rq_id,
-		description=envelope.get("name") or envelope["method"],
+		description=envelope.description,
 		status=status or ("scheduled" if scheduled else "queued"),
 		**host.job_options(),
 	)

@@ -14,16 +14,15 @@ import traceback
 from contextlib import nullcontext
 from typing import Any
 
-from jobkit.engine import context, deadletter, defaults, inflight, methods, progress, retries, unique
+from jobkit.engine import context, dead_letter, defaults, inflight, methods, progress, retries, unique
+from jobkit.engine.envelope import Envelope
 from jobkit.engine.errors import FinalFailure, JobkitError
-from jobkit.engine.handle import DEAD_LETTERED
-from jobkit.engine.host import Host, RQHost
+from jobkit.engine.handle import DEAD_LETTERED, JobHandle
+from jobkit.engine.host import Host
 from jobkit.engine.inflight import InFlight
+from jobkit.engine.rq_host import RQHost
 
 logger = logging.getLogger("jobkit")
-
-# An envelope flag: the job writes its in-flight entry itself, with its first round trip.
-JOINS_IN_FLIGHT = "joins_in_flight"
 
 
 def run(job: dict) -> Any:
@@ -53,7 +52,7 @@ class NamedRunner:
 		return f"<jobkit job {self.__module__}.{self.__qualname__}>"
 
 
-def host_for_job(envelope: dict, rq_job) -> Host:
+def host_for_job(envelope: Envelope, rq_job) -> Host:
 	"""The active host; in a bare ``rq worker`` (no configuration), one built from the job itself."""
 	host = context.find_host()
 	if host is not None:
@@ -61,53 +60,52 @@ def host_for_job(envelope: dict, rq_job) -> Host:
 	if rq_job is None:
 		return context.get_host()  # NotConfigured, with what to do
 	# The enqueuing side's lease, so that work this job enqueues (retries, batch chunks) keeps it.
-	lease = lease_of_envelope(envelope)
-	host = _job_hosts.get((envelope["ns"], lease))
+	lease = envelope.lease()
+	host = _job_hosts.get((envelope.namespace, lease))
 	if host is None or host.connection is not rq_job.connection:
-		host = _job_hosts[envelope["ns"], lease] = RQHost(
-			rq_job.connection, envelope["ns"], lease_seconds=lease
+		host = _job_hosts[envelope.namespace, lease] = RQHost(
+			rq_job.connection, envelope.namespace, lease_seconds=lease
 		)
 	return host
 
 
 # Hosts built by ``host_for_job``, by namespace and lease. jobkit's worker builds a job's host before
-# the fork (``worker.hold``), so that its work-horses inherit it.
+# the fork (``worker.starting``), so that its work-horses inherit it.
 _job_hosts: dict[tuple[str, float], Host] = {}
 
 
-def lease_of(host: Host, envelope: dict) -> float:
-	return envelope.get("lease") or host.lease_seconds
-
-
-def lease_of_envelope(envelope: dict) -> float:
-	return envelope.get("lease") or defaults.LEASE_SECONDS
-
-
-def job_context(envelope: dict, rq_id: str | None) -> context.JobContext:
+def job_context(envelope: Envelope, rq_id: str | None) -> context.JobContext:
 	"""What ``jobkit.current_job()`` tells about a run of ``envelope``."""
 	return context.JobContext(
-		id=envelope["id"],
+		id=envelope.id,
 		rq_id=rq_id,
-		method=envelope["method"],
-		queue=envelope["queue"],
-		namespace=envelope["ns"],
-		attempt=envelope.get("attempt", 1),
-		user=envelope.get("user"),
-		enqueued_at=envelope["enqueued_at"],
+		method=envelope.method,
+		queue=envelope.queue,
+		namespace=envelope.namespace,
+		attempt=envelope.attempt,
+		user=envelope.user,
+		enqueued_at=envelope.enqueued_at,
 	)
 
 
-def execute(host: Host, envelope: dict, *, rq_job) -> Any:
+def run_now(call) -> JobHandle:
+	"""Run an accepted call (``enqueue.prepare(..., now=True)``) here and now, through the same wrapper
+	as a worker's run: its error reaches the caller, its result the handle."""
+	result = execute(call.host, call.envelope, rq_job=None)
+	return call.handle(status="finished", result=result)
+
+
+def execute(host: Host, envelope: Envelope, *, rq_job) -> Any:
 	job = job_context(envelope, rq_job.id if rq_job is not None else None)
 	tokens = context.enter_job(host, job)
 	# A run in a worker is kept in flight so that the reaper learns if its process dies.
 	in_flight = (
 		InFlight(
 			host.connection,
-			envelope["ns"],
+			envelope.namespace,
 			rq_job.id,
-			lease_of(host, envelope),
-			joined=bool(envelope.get(JOINS_IN_FLIGHT)),
+			envelope.lease(host.lease_seconds),
+			joined=envelope.joins_in_flight,
 		)
 		if rq_job is not None
 		else nullcontext()
@@ -125,13 +123,13 @@ def execute(host: Host, envelope: dict, *, rq_job) -> Any:
 		context.exit_job(tokens)
 
 
-def _run_job(host: Host, envelope: dict, rq_job, job: context.JobContext) -> Any:
+def _run_job(host: Host, envelope: Envelope, rq_job, job: context.JobContext) -> Any:
 	# The unique lock is released only after the job's work is committed (and its callbacks
 	# ran), so the next run of the same job id sees this run's data.
-	with unique.held_while_running(host.connection, envelope.get("unique"), job.rq_id):
+	with unique.held_while_running(host.connection, envelope.unique, job.rq_id):
 		try:
 			# Resolved inside: a method gone since the enqueue (a deploy) is a failure to record.
-			result = methods.resolve(envelope["method"])(**envelope["kwargs"])
+			result = methods.resolve(envelope.method)(**envelope.kwargs)
 		except Exception as exc:
 			host.rollback()
 			if rq_job is not None:  # else run here and now (now=True): the caller gets the error
@@ -151,22 +149,23 @@ def _run_job(host: Host, envelope: dict, rq_job, job: context.JobContext) -> Any
 			run_failure_callback(host, envelope, rq_job, *sys.exc_info())
 			if rq_job is not None and host.is_transient(exc):
 				raise FinalFailure(
-					f"{envelope['method']} failed for good on attempt {job.attempt}: "
-					f"{type(exc).__name__}: {exc}"
+					f"{envelope.method} failed for good on attempt {job.attempt}: {type(exc).__name__}: {exc}"
 				) from exc
 			raise
 		host.commit()
-		callback = envelope.get("on_success")
+		callback = envelope.on_success
 		if callback:
 			methods.resolve(callback)(rq_job, host.connection, result)
 			host.commit()
 		return result
 
 
-def write_dead_letter(host: Host, envelope: dict, rq_job, exc: BaseException, traceback_text: str) -> bool:
+def write_dead_letter(
+	host: Host, envelope: Envelope, rq_job, exc: BaseException, traceback_text: str
+) -> bool:
 	"""Keep the record of a final failure; False (reported, never raised) when it could not be kept."""
 	try:
-		host.dead_letter(deadletter.DeadLetter.of(envelope, rq_job.id, exc, traceback_text))
+		host.dead_letter(dead_letter.DeadLetter.of(envelope, rq_job.id, exc, traceback_text))
 		rq_job.meta[DEAD_LETTERED] = True
 		rq_job.save_meta()
 		return True
@@ -174,13 +173,13 @@ def write_dead_letter(host: Host, envelope: dict, rq_job, exc: BaseException, tr
 		# Reported, and the job's own error still reaches RQ (its failed registry keeps the job).
 		host.rollback()
 		host.log_error(
-			f"jobkit: could not keep the dead letter of {envelope['method']} ({type(e).__name__})",
+			f"jobkit: could not keep the dead letter of {envelope.method} ({type(e).__name__})",
 			traceback.format_exc(),
 		)
 		return False
 
 
-def _leave_to_reaper(envelope: dict, rq_job, what: str) -> None:
+def _leave_to_reaper(envelope: Envelope, rq_job, what: str) -> None:
 	"""This run's outcome could not be written (Redis or the database unavailable): its in-flight
 	entry stays when the run ends, so that the reaper retries the job or records its failure once
 	the entry's lease has run out, instead of the job being lost."""
@@ -190,13 +189,13 @@ def _leave_to_reaper(envelope: dict, rq_job, what: str) -> None:
 	logger.warning(
 		"jobkit: could not write %s of %s (%s); the reaper will once its lease ends",
 		what,
-		envelope["method"],
+		envelope.method,
 		rq_job.id,
 	)
 
 
-def run_failure_callback(host: Host, envelope: dict, rq_job, exc_type, exc, tb) -> None:
-	callback = envelope.get("on_failure")
+def run_failure_callback(host: Host, envelope: Envelope, rq_job, exc_type, exc, tb) -> None:
+	callback = envelope.on_failure
 	if not callback:
 		return
 	try:
@@ -206,16 +205,17 @@ def run_failure_callback(host: Host, envelope: dict, rq_job, exc_type, exc, tb) 
 		# The job's own error is the one to report; a broken callback must not replace it.
 		host.rollback()
 		host.log_error(
-			f"jobkit: on_failure callback {callback} of {envelope['method']} raised {type(e).__name__}",
+			f"jobkit: on_failure callback {callback} of {envelope.method} raised {type(e).__name__}",
 			str(e),
 		)
 
 
-def _checked(job: object) -> dict:
-	if not isinstance(job, dict) or job.get("v") != defaults.ENVELOPE_VERSION:
+def _checked(job: object) -> Envelope:
+	envelope = Envelope.read(job)
+	if envelope is None:
 		version = job.get("v") if isinstance(job, dict) else None
 		raise JobkitError(
 			f"this worker's jobkit understands job envelope version {defaults.ENVELOPE_VERSION}, "
 			f"not {version!r}: deploy the same jobkit version to the enqueuing side and the workers"
 		)
-	return job
+	return envelope

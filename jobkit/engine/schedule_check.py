@@ -15,10 +15,9 @@ from croniter import croniter
 
 from jobkit.engine import methods
 from jobkit.engine.errors import InvalidMethod
+from jobkit.engine.findings import CRITICAL, WARNING, Finding
 from jobkit.engine.jobfunction import LIGHT_ATTRIBUTE, JobFunction
 
-ERROR = "error"
-WARNING = "warning"
 NEXT_RUNS = 3
 # Words in a target's name that suggest more than a quick check (for entries run on every tick).
 HEAVY_WORDS = (
@@ -43,13 +42,6 @@ HEAVY_WORDS = (
 EVERY_TICK_EVENTS = ("all",)
 
 
-@dataclass(frozen=True)
-class Finding:
-	severity: str
-	check: str
-	message: str
-
-
 @dataclass
 class EntryReport:
 	app: str
@@ -64,7 +56,7 @@ class EntryReport:
 
 	@property
 	def ok(self) -> bool:
-		return not any(finding.severity == ERROR for finding in self.findings)
+		return not any(finding.severity == CRITICAL for finding in self.findings)
 
 
 def check(entries, *, now: datetime, queue_timeouts: dict[str, int]) -> list[EntryReport]:
@@ -88,7 +80,7 @@ def check(entries, *, now: datetime, queue_timeouts: dict[str, int]) -> list[Ent
 			for place in places:
 				place.findings.append(
 					Finding(
-						ERROR,
+						CRITICAL,
 						"duplicate",
 						f"{method} is registered {len(places)} times ({listed}); the scheduler keeps one "
 						"Scheduled Job Type per method, so only one of these schedules runs. Keep one entry",
@@ -101,7 +93,7 @@ def _check_cron(report: EntryReport, now: datetime) -> None:
 	if not report.cron:
 		report.findings.append(
 			Finding(
-				ERROR,
+				CRITICAL,
 				"unknown_event",
 				f"{report.event!r} is not a scheduler event of this Frappe: use all, hourly, daily, "
 				"weekly, monthly, yearly (each also as *_long), hourly_maintenance or daily_maintenance "
@@ -112,7 +104,7 @@ def _check_cron(report: EntryReport, now: datetime) -> None:
 	if not croniter.is_valid(report.cron):
 		report.findings.append(
 			Finding(
-				ERROR,
+				CRITICAL,
 				"invalid_cron",
 				f"{report.cron!r} is not a valid cron expression: use five fields, "
 				"minute hour day-of-month month day-of-week (e.g. '30 2 * * 1-5')",
@@ -127,14 +119,14 @@ def _check_target(report: EntryReport, queue_timeouts: dict[str, int]) -> None:
 	try:
 		target = methods.resolve(report.method)
 	except InvalidMethod as e:
-		report.findings.append(Finding(ERROR, "import", str(e)))
+		report.findings.append(Finding(CRITICAL, "import", str(e)))
 		return
 	function = target.fn if isinstance(target, JobFunction) else target
 	required = _required_arguments(function)
 	if required:
 		report.findings.append(
 			Finding(
-				ERROR,
+				CRITICAL,
 				"arguments",
 				f"{report.method} requires {', '.join(required)}, but the scheduler calls it with no "
 				"arguments: give them defaults, or schedule a function that takes none",

@@ -1,4 +1,4 @@
-"""jobkit's Lua scripts (``scripts/*.lua``, each documenting its KEYS and ARGV), run by SHA.
+"""jobkit's Lua scripts (``lua/*.lua``, each documenting its KEYS and ARGV), run by SHA.
 
 Scripts are sent by ``EVALSHA``; a server that does not know one yet (first use, a restart,
 ``SCRIPT FLUSH``) answers NOSCRIPT and the script is loaded once and the call repeated. (redis-py's
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from redis.exceptions import NoScriptError
 
-SCRIPTS_DIR = Path(__file__).parent / "scripts"
+SCRIPTS_DIR = Path(__file__).parent / "lua"
 
 
 class Script:
@@ -71,5 +71,5 @@ BATCH_CANCEL = Script("batch_cancel", uses=("batch_common",))
 BATCH_WRITE = Script("batch_write", uses=("batch_common",))
 BATCH_GIVE_UP = Script("batch_give_up", uses=("batch_common",))
 TAKE = Script("take")
-HOLD = Script("hold")
+START = Script("start")
 GIVE_BACK = Script("give_back")

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from uuid import uuid4
 
 from jobkit.engine import defaults, keys
-from jobkit.engine.deadletter import first_attempt, redact
+from jobkit.engine.dead_letter import redact
+from jobkit.engine.envelope import Envelope
 from jobkit.engine.errors import UnknownSkippedRun
 from jobkit.engine.handle import SUPERSEDED_META
 from jobkit.engine.record_store import RecordStore
@@ -54,22 +55,22 @@ class SkippedRun:
 		return cls(uuid4().hex, OVERLAP, method, job_id, holder, holder_status, time.time())
 
 	@classmethod
-	def superseded(cls, envelope: dict, rq_id: str, meta: dict) -> "SkippedRun":
+	def superseded(cls, envelope: Envelope, rq_id: str, meta: dict) -> "SkippedRun":
 		"""The record of the attempt that was to follow the run ``rq_id`` (of ``envelope``)."""
 		return cls(
 			id=rq_id,
 			reason=SUPERSEDED,
-			method=envelope["method"],
-			job_id=envelope["id"],
+			method=envelope.method,
+			job_id=envelope.id,
 			holder=meta["holder"],
 			holder_status=meta["holder_status"],
 			at=meta["at"],
-			queue=envelope["queue"],
-			user=envelope.get("user"),
+			queue=envelope.queue,
+			user=envelope.user,
 			rq_id=rq_id,
 			attempt=meta["attempt"],
 			error=meta["error"],
-			job=first_attempt(envelope),
+			job=envelope.first_attempt(),
 		)
 
 	@staticmethod

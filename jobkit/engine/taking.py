@@ -3,17 +3,17 @@
 RQ's workers take a job with BLPOP (rq 2.x, listening on one queue: BLMOVE into an intermediate
 list, which RQ's clean-up later marks failed). From then until the work-horse records the run,
 the job is in no queue and, on rq 1.x, in no registry: a worker killed in between (SIGKILL, the
-OOM killer) loses it without a trace. jobkit's workers (``worker.py``) take jobs through this
+OOM killer) loses it without a trace. jobkit's workers (``worker``) take jobs through this
 module instead:
 
 - ``take``: one script pops the first job of the worker's queues and notes its id in the taken
   set, with an end (``defaults.TAKEN_SECONDS``);
-- ``hold``: as the worker starts the job, one script removes the note and, for a jobkit job, holds
-  it in flight, where the reaper covers the run as any other;
+- ``start``: as the worker starts the job, one script removes the note and, for a jobkit job, puts
+  the run in flight, where the reaper covers it as any other;
 - ``give_back``: a note past its end belongs to a worker lost in between; the reaper puts the job
   back at the front of its queue, unless a work-horse began it.
 
-``hold`` and ``give_back`` both remove the note, each in one script, so a job is given back or
+``start`` and ``give_back`` both remove the note, each in one script, so a job is given back or
 run, never both: a worker slower than the note's life finds its job given back and leaves it.
 
 Redis has no blocking pop that also writes elsewhere, so an idle worker waits without taking: on
@@ -29,7 +29,7 @@ from functools import cache
 import redis
 
 from jobkit.engine import defaults, keys
-from jobkit.engine.scripts import GIVE_BACK, HOLD, TAKE, execute_with
+from jobkit.engine.scripts import GIVE_BACK, START, TAKE, execute_with
 
 logger = logging.getLogger("jobkit")
 
@@ -41,7 +41,7 @@ MAX_POLL_SECONDS = 0.1
 # Notes handled per call of ``give_back``; the rest wait for the next call.
 GIVE_BACK_LIMIT = 100
 
-# Set on an RQ job object taken through ``take``: its worker must ``hold`` it to start it.
+# Set on an RQ job object taken through ``take``: its worker must ``start`` it to run it.
 _TAKEN_MARK = "_jobkit_taken"
 
 
@@ -82,13 +82,14 @@ def _wait_for_a_job(connection, queue_keys: list[str], seconds: float, pause: fl
 
 
 def was_taken(rq_job) -> bool:
-	"""Whether ``rq_job`` was taken through ``take`` (and must be held through ``hold`` to run)."""
+	"""Whether ``rq_job`` was taken through ``take`` (and must be started through ``start`` to run)."""
 	return getattr(rq_job, _TAKEN_MARK, False)
 
 
-def hold(connection, rq_id: str, in_flight: tuple[str, float] | None = None, read=None) -> tuple[bool, list]:
+def start(connection, rq_id: str, in_flight: tuple[str, float] | None = None, read=None) -> tuple[bool, list]:
 	"""Remove the note of a job this worker took and, with ``in_flight`` (the job's in-flight
-	registry and lease end), hold it in flight, in one step: (held, replies). ``held`` False: the
+	registry and lease end), put its run in flight, in one step: (started, replies). ``started``
+	False: the
 	job was given back (the note had ended), and the worker must leave it.
 
 	``read(pipe)``: commands sent in the same round trip, whose replies come back; they run whether
@@ -99,14 +100,14 @@ def hold(connection, rq_id: str, in_flight: tuple[str, float] | None = None, rea
 		keys_.append(in_flight[0])
 		args.append(repr(in_flight[1]))
 	if read is None:
-		return bool(HOLD(connection, keys_, args)), []
+		return bool(START(connection, keys_, args)), []
 
 	def fill(pipe) -> None:
-		HOLD.on(pipe, keys_, args)
+		START.on(pipe, keys_, args)
 		read(pipe)
 
-	held, *replies = execute_with(connection, fill, HOLD)
-	return bool(held), replies
+	started, *replies = execute_with(connection, fill, START)
+	return bool(started), replies
 
 
 def give_back(connection, *, now: float | None = None, limit: int = GIVE_BACK_LIMIT) -> list[str]:
@@ -179,4 +180,4 @@ def queue_class_for(rq_queue_class: type) -> type:
 	return TakingQueue
 
 
-__all__ = ["give_back", "hold", "queue_class_for", "take", "was_taken"]
+__all__ = ["give_back", "queue_class_for", "start", "take", "was_taken"]

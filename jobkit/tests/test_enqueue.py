@@ -6,7 +6,7 @@ import frappe
 from frappe.utils import background_jobs
 
 import jobkit
-from jobkit.frappe_host import FrappeHost
+from jobkit.site.host import FrappeHost
 from jobkit.tests.utils import TEST_USER, SiteJobsTestCase, run_bench_worker
 
 QUEUE = "short"

@@ -6,7 +6,8 @@ from uuid import uuid4
 import frappe
 
 import jobkit
-from jobkit import Retry, api, failed_jobs
+from jobkit import Retry, api
+from jobkit.site.records import failed_jobs
 from jobkit.tests.utils import (
 	REFERENCE_ROLE,
 	TEST_USER,

@@ -7,7 +7,7 @@ import time
 import frappe
 from rq.registry import FailedJobRegistry
 
-from jobkit.frappe_host import host
+from jobkit.site.host import host
 from jobkit.tests.utils import BENCH_HELPER, JobkitTestCase, run_bench, set_system_setting
 
 EXIT_OK, EXIT_CRITICAL = 0, 2
@@ -15,7 +15,7 @@ EXIT_OK, EXIT_CRITICAL = 0, 2
 
 class TestSiteHealth(JobkitTestCase):
 	def test_a_scheduled_job_that_missed_its_time_is_overdue(self):
-		from jobkit import site_health
+		from jobkit.site import health as site_health
 
 		scheduler_was = frappe.db.get_single_value("System Settings", "enable_scheduler")
 		job_type = frappe.get_all(

@@ -2,7 +2,8 @@
 
 import frappe
 
-from jobkit import api, health_records
+from jobkit import api
+from jobkit.site.records import health_checks as health_records
 from jobkit.tests.utils import TEST_USER, JobkitTestCase, enforced_permissions, ensure_user
 
 ALERT_ROLE = "Jobkit Health Alerts Test"
@@ -67,7 +68,7 @@ class TestHealthRecords(JobkitTestCase):
 		self.assertFalse(frappe.db.get_value(health_records.DOCTYPE, second, "alert_sent"))
 
 	def test_settings_keep_their_defaults_when_one_field_was_set(self):
-		from jobkit.install import ensure_settings_defaults
+		from jobkit.site.install import ensure_settings_defaults
 
 		frappe.db.sql("delete from `tabSingles` where doctype = 'Jobkit Settings' and field != 'alert_role'")
 		frappe.clear_document_cache("Jobkit Settings")

@@ -14,9 +14,11 @@ import frappe
 from frappe.utils import get_test_client
 
 import jobkit
-from jobkit import api, failed_jobs
-from jobkit.engine import deadletter, enqueue
-from jobkit.frappe_host import host
+from jobkit import api
+from jobkit.engine import dead_letter
+from jobkit.engine.envelope import Envelope
+from jobkit.site.host import host
+from jobkit.site.records import failed_jobs
 from jobkit.tests.utils import JobkitTestCase, ensure_user
 
 GUEST, WEBSITE, DESK, OWNER, MANAGER = "guest", "website user", "desk user", "owner", "System Manager"
@@ -134,30 +136,29 @@ class TestSecurity(JobkitTestCase):
 
 	def ended_batch_with_a_failed_item(self, role: str) -> str:
 		"""A batch of ``role``'s user whose one chunk ended with one of its two items failed (as a worker ends it)."""
-		from jobkit.engine import batch_runner, batches
+		from jobkit.engine import batches
+		from jobkit.engine.batches import running
 
 		name = self.batch_of(role, items=("a", "b"))
-		spec = batches.load_spec(batches.read_state(host, name))
+		spec = batches.state.load_spec(batches.read_state(host, name))
 		failure = {"item": "b", "error": f"ValueError: {XSS}", "chunk": 0}
-		batch_runner.end_segment(host, name, spec, 0, 0, 2, [failure], complete=True)
+		running.end_segment(host, name, spec, 0, 0, 2, [failure], complete=True)
 		frappe.db.commit()
 		return name
 
 	def failed_job_of(self, role: str) -> str:
 		"""A Jobkit Failed Job of ``role``'s user, whose error message is markup."""
-		envelope = enqueue.new_envelope(
-			host,
-			f"security-{uuid4().hex[:8]}",
-			"jobkit.tests.jobs.record",
+		envelope = Envelope.new(
+			job_id=f"security-{uuid4().hex[:8]}",
+			method="jobkit.tests.jobs.record",
+			kwargs={"marker": MARKER},
+			namespace=host.namespace,
 			queue=QUEUE,
 			timeout=60,
 			user=USERS[role][0],
-			callbacks={},
-			job_name=None,
-			retry_policy=None,
-			kwargs={"marker": MARKER},
+			lease=host.lease_seconds,
 		)
-		letter = deadletter.DeadLetter.of(envelope, f"security.{uuid4().hex}", ValueError(XSS), "Traceback")
+		letter = dead_letter.DeadLetter.of(envelope, f"security.{uuid4().hex}", ValueError(XSS), "Traceback")
 		return failed_jobs.record(letter)
 
 	# What each endpoint is called with, fresh for each allowed call ------------------------------

@@ -1,8 +1,8 @@
-"""A jobkit.batch run, written by ``jobkit.batch_records`` as the batch runs; read-only in the desk."""
+"""A jobkit.batch run, written by ``jobkit.site.records.batches`` as the batch runs; read-only in the desk."""
 
 from frappe.model.document import Document
 
-from jobkit import batch_records
+from jobkit.site.records import batches as batch_records
 
 
 class JobkitBatch(Document):

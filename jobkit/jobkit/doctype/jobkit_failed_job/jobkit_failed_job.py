@@ -1,8 +1,8 @@
-"""A job whose last attempt failed. The record is written and acted on by ``jobkit.failed_jobs``."""
+"""A job whose last attempt failed. The record is written by ``jobkit.site.records.failed_jobs``, acted on by ``jobkit.site.actions``."""
 
 from frappe.model.document import Document
 
-from jobkit import failed_jobs
+from jobkit.site.records import failed_jobs
 
 
 class JobkitFailedJob(Document):

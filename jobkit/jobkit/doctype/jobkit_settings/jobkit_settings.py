@@ -1,4 +1,4 @@
-"""Jobkit Settings: job health thresholds, alerting and the snapshot interval (read by health_records)."""
+"""Jobkit Settings: job health thresholds, alerting and the snapshot interval (read by ``jobkit.site.records.health_checks``)."""
 
 import frappe
 from frappe import _

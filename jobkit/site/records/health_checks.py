@@ -11,8 +11,10 @@ when no alert went out within the cool-down. The same verdict twice sends nothin
 import frappe
 from frappe import _
 
-from jobkit import log_retention, site_health
 from jobkit.engine.health import OK, SEVERITY_ORDER, Report, Thresholds
+from jobkit.site import health as site_health
+from jobkit.site import retention
+from jobkit.site.text import as_text, site_time
 
 DOCTYPE = "Job Health Check"
 SETTINGS = "Jobkit Settings"
@@ -62,9 +64,6 @@ def take_snapshot() -> str:
 
 
 def _record(report: Report):
-	from jobkit.failed_jobs import as_text, site_time
-	from jobkit.frappe_host import host
-
 	counts = {}
 	for finding in report.findings:
 		counts[finding.severity] = counts.get(finding.severity, 0) + 1
@@ -76,7 +75,7 @@ def _record(report: Report):
 			"verdict": report.verdict,
 			"findings_count": len(report.findings),
 			"summary": summary,
-			"collected_at": site_time(report.collected_at, host.naive_timezone),
+			"collected_at": site_time(report.collected_at),
 			"duration_ms": report.duration_ms,
 			"total_pending": sum(q.pending for q in report.queues),
 			"max_wait": max(waits, default=0),
@@ -170,4 +169,4 @@ def _users_with_role(role: str) -> list[str]:
 
 def prune(days: int) -> int:
 	"""Delete snapshots older than ``days`` days (Log Settings sets how many)."""
-	return log_retention.prune(DOCTYPE, days, CHILD_DOCTYPES)
+	return retention.prune(DOCTYPE, days, CHILD_DOCTYPES)

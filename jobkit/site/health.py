@@ -11,7 +11,7 @@ import frappe
 
 from jobkit.engine import health
 from jobkit.engine.health import CRITICAL, SEVERITY_ORDER, WARNING, Finding, Report, Thresholds
-from jobkit.frappe_host import host
+from jobkit.site.host import host
 
 # A scheduled job whose next run is this far in the past has not been run by the scheduler.
 OVERDUE_GRACE = timedelta(minutes=15)

@@ -13,11 +13,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from jobkit.engine import keys, unique
+from jobkit.engine.findings import CRITICAL, OK, SEVERITY_ORDER, WARNING, Finding, worst
 from jobkit.engine.host import Host
 from jobkit.engine.rqcompat import started_registry_job_id
 
-OK, WARNING, CRITICAL = "OK", "Warning", "Critical"
-SEVERITY_ORDER = {OK: 0, WARNING: 1, CRITICAL: 2}
 # A queue Redis with one of these policies deletes keys when memory is full: jobs, locks, state.
 EVICTING_POLICIES = ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu",
 	"volatile-random", "volatile-ttl")  # fmt: skip
@@ -45,14 +44,6 @@ class Thresholds:
 	delayed_overdue_after: float = 120  # a promoter passes every minute
 	round_trip_warning_ms: float = 50
 	memory_warning_share: float = 0.8
-
-
-@dataclass(frozen=True)
-class Finding:
-	severity: str
-	check: str
-	message: str
-	queue: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +84,7 @@ class Report:
 	def add(self, findings: list[Finding]) -> None:
 		"""More findings (a host's own checks): kept worst first, and the verdict follows them."""
 		self.findings = sorted([*self.findings, *findings], key=lambda f: -SEVERITY_ORDER[f.severity])
-		self.verdict = max((f.severity for f in self.findings), key=SEVERITY_ORDER.get, default=OK)
+		self.verdict = worst(self.findings)
 
 
 def collect(host: Host, thresholds: Thresholds | None = None) -> Report:

@@ -1,10 +1,10 @@
 -- give_back.lua: put back on their queues the jobs whose worker was lost between taking them
--- (take.lua) and starting them (hold.lua).
+-- (take.lua) and starting them (start.lua).
 --
 -- A note past its end belongs to such a worker. The job goes back to the front of its queue
 -- (where it was taken from) if it is still "queued": a work-horse that began it has marked it
 -- "started", and a job cancelled or deleted since stays as it is. Each note is removed by one
--- script, this one or hold.lua, so a job is given back or run, never both.
+-- script, this one or start.lua, so a job is given back or run, never both.
 --
 -- KEYS[1]  the taken set (sorted set: RQ job id -> Unix time its note ends)
 -- KEYS[2]  RQ's set of queue keys

@@ -6,9 +6,8 @@ Each event maps to the cron expression and queue that Frappe's scheduler gives i
 
 from datetime import datetime
 
-import frappe
-
 from jobkit.engine import schedule_check
+from jobkit.engine.errors import NotConfigured
 
 # Frappe's named scheduler events, as cron expressions (its Scheduled Job Type CRON_MAP).
 EVENT_CRON = {
@@ -25,15 +24,32 @@ LONG_QUEUE_SUFFIXES = ("_long", "_maintenance")
 DEFAULT_SCHEDULER_INTERVAL = 240
 
 
-def check_hooks(apps: list[str] | None = None) -> list[schedule_check.EntryReport]:
-	"""Check the scheduler_events of ``apps`` (default: the site's installed apps)."""
-	from jobkit.frappe_host import host
+try:
+	import frappe
+	from frappe.utils import background_jobs
 
-	timezone = host.naive_timezone
+	from jobkit.site.text import site_timezone
+except ImportError:  # outside a bench `jobkit.check_hooks` still imports, and says what it needs
+	frappe = None
+
+
+def check_hooks(apps: list[str] | None = None) -> list[schedule_check.EntryReport]:
+	"""Check every installed app's ``scheduler_events`` on the current Frappe site (or ``apps``).
+
+	One report per entry: app, event, cron, method, queue and timeout (of the hand-off for an
+	``@jobkit.job`` target), next three runs in the site's time zone, and findings (errors:
+	invalid cron, target that does not import or needs arguments, a method registered twice;
+	warnings: heavy-looking ``all`` entries, ``cron`` entries left on the 300 s default queue).
+	"""
+	if frappe is None:
+		raise NotConfigured(
+			"jobkit.check_hooks checks a Frappe site's scheduler_events and needs a Frappe site"
+		)
+	timezone = site_timezone()
 	return schedule_check.check(
 		list(_entries(apps or frappe.get_installed_apps())),
 		now=datetime.now(timezone),
-		queue_timeouts=host.queue_timeouts(),
+		queue_timeouts=background_jobs.get_queues_timeout(),
 	)
 
 

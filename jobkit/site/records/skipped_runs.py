@@ -2,9 +2,9 @@
 
 import frappe
 
-from jobkit import log_retention
 from jobkit.engine.skipped import OVERLAP, SkippedRun
-from jobkit.failed_jobs import as_text, shown_kwargs, site_time
+from jobkit.site import retention
+from jobkit.site.text import as_text, shown_kwargs, site_time
 
 DOCTYPE = "Jobkit Skipped Run"
 REASONS = {OVERLAP: "Overlap", "superseded": "Superseded"}
@@ -13,8 +13,6 @@ REASONS = {OVERLAP: "Overlap", "superseded": "Superseded"}
 def record(skipped: SkippedRun) -> None:
 	"""Write the record, committed. A superseded attempt's record is written once, however many
 	times a reaper taken over after a crash writes it again."""
-	from jobkit.frappe_host import host
-
 	reason = REASONS[skipped.reason]
 	if skipped.rq_id and frappe.db.exists(DOCTYPE, {"rq_job_id": as_text(skipped.rq_id), "reason": reason}):
 		return
@@ -29,7 +27,7 @@ def record(skipped: SkippedRun) -> None:
 			"user": user,
 			"running_job": as_text(skipped.holder),
 			"running_status": skipped.holder_status or "unknown",
-			"skipped_at": site_time(skipped.at, host.naive_timezone),
+			"skipped_at": site_time(skipped.at),
 			"rq_job_id": as_text(skipped.rq_id) if skipped.rq_id else None,
 			"attempt": skipped.attempt,
 			"error": as_text(skipped.error) if skipped.error else None,
@@ -47,4 +45,4 @@ def record(skipped: SkippedRun) -> None:
 
 
 def prune(days: int) -> int:
-	return log_retention.prune(DOCTYPE, days)
+	return retention.prune(DOCTYPE, days)

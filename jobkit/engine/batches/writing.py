@@ -22,6 +22,9 @@ from rq.job import Job
 from rq.utils import utcformat
 
 from jobkit.engine import keys
+from jobkit.engine.batches.chunks import chunk_job
+from jobkit.engine.batches.finishing import finish
+from jobkit.engine.batches.state import changed, read_state
 from jobkit.engine.host import Host
 from jobkit.engine.rqcompat import rq_now
 from jobkit.engine.scripts import BATCH_GIVE_UP, BATCH_WRITE, execute_with
@@ -75,14 +78,12 @@ def write_rest(
 	"""Write the chunks after the first slice, a slice at a time, while the first ones run.
 
 	A failure gives the batch up (it is cancelled) before it is raised."""
-	from jobkit.engine import batch_runner
-
 	try:
 		for start in range(min(FIRST_SLICE, len(packed_chunks)), len(packed_chunks), WRITE_SLICE):
 			end = min(start + WRITE_SLICE, len(packed_chunks))
 			kept, last = _write_slice(host, batch_id, spec, user, packed_chunks, counts, released, start, end)
 			if last:  # cancelled meanwhile, and this slice's drop ended it
-				batch_runner.finish(host, batch_id)
+				finish(host, batch_id)
 			if not kept:  # given up by the reaper: this writer was too slow
 				return
 	except BaseException:
@@ -98,11 +99,9 @@ def write_rest(
 def _slice(host, batch_id, spec, user, packed_chunks, released, start, end) -> tuple[dict, list]:
 	"""Chunks ``start`` to ``end``: their records (index -> packed chunk) and their RQ jobs, not yet
 	saved (queued up to ``released``, parked after)."""
-	from jobkit.engine import batch_runner
-
 	chunks = {str(index): packed_chunks[index] for index in range(start, end)}
 	jobs = [
-		batch_runner.chunk_job(host, batch_id, spec, index, 0, user, parked=index >= released)
+		chunk_job(host, batch_id, spec, index, 0, user, parked=index >= released)
 		for index in range(start, end)
 	]
 	return chunks, jobs
@@ -149,8 +148,6 @@ def give_up(host: Host, batch_id: str, *, now: float | None = None, writer: bool
 	"""Cancel a batch still being written whose writer stopped (``writer``: the writer itself,
 	whenever it was last heard of; else only once it is overdue at ``now``). Finishes the batch
 	when nothing of it runs. Returns (given_up, last) as ``batch_give_up.lua`` does."""
-	from jobkit.engine import batch_runner, batches
-
 	batch_keys = keys.batch(host.namespace, batch_id)
 	given_up, last = BATCH_GIVE_UP(
 		host.connection,
@@ -163,7 +160,7 @@ def give_up(host: Host, batch_id: str, *, now: float | None = None, writer: bool
 		],
 	)
 	if given_up:
-		state = batches.read_state(host, batch_id)
+		state = read_state(host, batch_id)
 		host.log_error(
 			f"jobkit: batch {batch_id} ({state['title']}) was cancelled: the process creating it stopped "
 			f"after writing {state['written']} of its {state['chunks']} chunks ({state['written_items']} of "
@@ -171,9 +168,9 @@ def give_up(host: Host, batch_id: str, *, now: float | None = None, writer: bool
 			"",
 		)
 		if last:
-			batch_runner.finish(host, batch_id)
+			finish(host, batch_id)
 		else:
-			batches.changed(host, state)
+			changed(host, state)
 	return given_up, last
 
 

@@ -1,28 +1,16 @@
-"""Where Frappe versions differ for jobkit, and keeping Frappe's own job look-ups truthful.
-
-``check_queue_size``: Frappe v16 refuses an enqueue once a queue holds ``max_queued_jobs``
-(``QueueOverloaded``); v15 sets no bound. jobkit refuses exactly where ``frappe.enqueue`` does on
-the same bench, with Frappe's own check and message.
-
+"""Keeping Frappe's own job look-ups truthful for jobkit's unique jobs.
 
 A unique jobkit job runs under its own RQ id (logical id + token), so Frappe's
 ``get_job(job_id)``, which fetches the fixed id ``create_job_id(job_id)``, would not find it;
 ``is_job_enqueued``, ``get_job_status`` and ``frappe.enqueue(deduplicate=True)`` all go through
 ``get_job``. ``install`` wraps it: Frappe's answer first, then the job holding jobkit's unique key
-for that id. Installed once per process when jobkit is imported inside Frappe.
+for that id. Installed once per process by ``boot.setup``, which Frappe calls before a request, a job or a
+test run.
 """
 
 import functools
 
-
-def check_queue_size(rq_queue) -> None:
-	"""Frappe v16 (and later): raise ``frappe.QueueOverloaded`` as ``frappe.enqueue`` would for
-	``rq_queue``. Frappe v15 has no such check: nothing to do."""
-	from frappe.utils import background_jobs
-
-	check = getattr(background_jobs, "_check_queue_size", None)
-	if check is not None:
-		check(rq_queue)
+import frappe
 
 
 def install() -> None:
@@ -42,7 +30,6 @@ def install() -> None:
 
 
 def _held_job(job_id: str):
-	import frappe
 	from rq.exceptions import NoSuchJobError
 	from rq.job import Job
 
@@ -50,7 +37,7 @@ def _held_job(job_id: str):
 
 	if not job_id or not getattr(frappe.local, "site", None):
 		return None
-	from jobkit.frappe_host import host
+	from jobkit.site.host import host  # only once Frappe's own answer is "no job"
 
 	connection = host.connection
 	for key in (keys.unique(host.namespace, job_id), keys.running(host.namespace, job_id)):

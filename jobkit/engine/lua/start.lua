@@ -1,4 +1,4 @@
--- hold.lua: a worker starts a job it took: its note goes and, for a jobkit job, the job is held
+-- start.lua: a worker starts a job it took: its note goes and, for a jobkit job, the run is put
 -- in flight under a lease (see inflight.py), in one step.
 --
 -- The note may already be gone: the worker took longer than the note's life, and the reaper gave

@@ -14,8 +14,12 @@ from uuid import uuid4
 import frappe
 from frappe.utils import background_jobs
 
-from jobkit.engine import defaults, progress
+from jobkit.engine import defaults, keys
 from jobkit.engine.runner import NamedRunner
+from jobkit.site import compat
+from jobkit.site.records import batches as batch_records
+from jobkit.site.records import failed_jobs, skipped_runs
+from jobkit.site.text import site_timezone
 
 EXECUTE_JOB_PATH = "frappe.utils.background_jobs.execute_job"
 # The job Frappe's scheduler enqueues for every scheduler_events entry (its target in job_type).
@@ -58,12 +62,7 @@ class FrappeHost:
 
 	@property
 	def naive_timezone(self):
-		# Frappe's datetimes (now_datetime, add_to_date) are naive, in the system time zone.
-		from zoneinfo import ZoneInfo
-
-		from frappe.utils import get_system_timezone
-
-		return ZoneInfo(get_system_timezone())
+		return site_timezone()
 
 	def queue_timeouts(self) -> dict[str, int]:
 		return background_jobs.get_queues_timeout()
@@ -86,9 +85,7 @@ class FrappeHost:
 		return background_jobs.create_job_id(job_id)
 
 	def check_capacity(self, queue: str) -> None:
-		from jobkit import frappe_compat
-
-		frappe_compat.check_queue_size(self.rq_queue(queue))
+		compat.check_queue_size(self.rq_queue(queue))
 
 	def job_call(self, envelope: dict) -> tuple[str, dict]:
 		return EXECUTE_JOB_PATH, {
@@ -127,14 +124,7 @@ class FrappeHost:
 		return getattr(session, "user", None)
 
 	def is_transient(self, exc: BaseException) -> bool:
-		# What Frappe's own execute_job retries: deadlocks, lock-wait timeouts, and the explicit ask.
-		if isinstance(exc, getattr(frappe, "RetryBackgroundJobError", ())):
-			return True
-		db = getattr(frappe.local, "db", None)
-		try:
-			return bool(db and (db.is_deadlocked(exc) or db.is_timedout(exc)))
-		except (IndexError, AttributeError):  # they read exc.args[0], which not every error has
-			return False
+		return compat.is_transient(exc)
 
 	def after_commit(self, fn: Callable[[], Any]) -> None:
 		frappe.db.after_commit.add(fn)
@@ -159,14 +149,12 @@ class FrappeHost:
 			room = realtime.get_user_room(state["owner"])
 		else:
 			return  # nobody to tell; the state is still kept for System Managers
-		frappe.publish_realtime(progress.EVENT, state, room=room)
+		frappe.publish_realtime(keys.PROGRESS_EVENT, state, room=room)
 
 	def log_error(self, title: str, message: str | None = None) -> None:
 		frappe.log_error(title=title, message=message)
 
 	def dead_letter(self, letter) -> None:
-		from jobkit import failed_jobs
-
 		failed_jobs.record(letter)
 
 	def scheduler_target(self) -> str | None:
@@ -177,9 +165,7 @@ class FrappeHost:
 		return (job.get("kwargs") or {}).get("job_type")
 
 	def record_skipped_run(self, skipped) -> None:
-		from jobkit import skipped_run_records
-
-		skipped_run_records.record(skipped)
+		skipped_runs.record(skipped)
 
 	@contextmanager
 	def item_scope(self):
@@ -195,9 +181,7 @@ class FrappeHost:
 			frappe.db.release_savepoint(savepoint)
 
 	def batch_changed(self, state: dict) -> None:
-		from jobkit import batch_records
-
-		batch_records.sync(state)
+		batch_records.sync(self, state)
 
 
 host = FrappeHost()

@@ -1,89 +1,41 @@
-"""Batches: work over many items, cut into chunks that run as jobs, with one fan-in at the end.
-
-``jobkit.batch(method, items=... | query=..., chunk_size=100, max_parallel=4, ...)`` plans the
-chunks and writes them with one jobkit job per chunk (``batch_writing``: the first chunks run
-while the rest are written); at most ``max_parallel`` of the jobs are queued at a time, and each
-chunk that ends queues the next. The
-counts are kept in Redis by one script call per ended segment, so they stay exact when chunks
-end together, are retried, or run again after their worker died (the reaper); the call that
-ends the last chunk is the one that finishes the batch and runs ``on_complete`` (see
-``batch_runner``).
-
-A query is planned by keyset pagination: only the chunk boundaries are kept (one key per chunk),
-and each chunk loads its own items when it runs, so planning a million rows never holds them.
-"""
+"""Creating a batch (plan its chunks, write them, release the first), cancelling one, and retrying a
+finished batch's failed items as a new batch; ``BatchHandle`` reads a batch live."""
 
 import pickle
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
 from uuid import uuid4
 
 from rq.job import Job
 
 from jobkit.engine import keys, methods
-from jobkit.engine.errors import InvalidArgument, JobkitError
+from jobkit.engine.batches import writing
+from jobkit.engine.batches.finishing import end_empty_batch, finish
+from jobkit.engine.batches.state import (
+	COMMIT_MODES,
+	DEFAULT_CHUNK_RETRY,
+	DEFAULT_CHUNK_SIZE,
+	DEFAULT_MAX_PARALLEL,
+	MAX_TITLE_LENGTH,
+	BatchSpec,
+	Query,
+	changed,
+	failed_items,
+	load_spec,
+	read_state,
+)
+from jobkit.engine.enqueue import resolve_timeout
+from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.host import Host
 from jobkit.engine.payload import PICKLE_ERRORS
-from jobkit.engine.retry import Retry
+from jobkit.engine.retries import Retry
 from jobkit.engine.scripts import BATCH_CANCEL
 
-QUEUED = "Queued"
-RUNNING = "Running"
-COMPLETED = "Completed"
-COMPLETED_WITH_ERRORS = "Completed with errors"
-FAILED = "Failed"
-CANCELLED = "Cancelled"
-STATUSES = (QUEUED, RUNNING, COMPLETED, COMPLETED_WITH_ERRORS, FAILED, CANCELLED)
-
-COMMIT_MODES = ("chunk", "item")
-DEFAULT_CHUNK_SIZE = 100
-DEFAULT_MAX_PARALLEL = 4
-# A chunk is retried when its worker dies or it meets a transient error (a deadlock, a lost
-# connection): its items are then run again, so make the method idempotent.
-DEFAULT_CHUNK_RETRY = Retry(max_attempts=3, backoff=5, max_backoff=60)
-# How long a batch's keys stay in Redis after it ended (its handle, its failed items).
-KEEP_AFTER_END_SECONDS = 7 * 24 * 3600
-MAX_TITLE_LENGTH = 140
-
-RUN_CHUNK_PATH = "jobkit.engine.batch_runner.run_chunk"
-CHUNK_FAILED_PATH = "jobkit.engine.batch_runner.chunk_failed"
-
-
-class BatchNotFound(JobkitError):
-	"""No batch has this id in this namespace (never created, or expired after it ended)."""
-
-
-@runtime_checkable
-class Query(Protocol):
-	"""Items read from a store in key order, without holding them all.
-
-	``keys_after(after, limit)``: up to ``limit`` keys greater than ``after`` (None: from the
-	first), in ascending order. ``load(after, upto)``: the items whose key is greater than
-	``after`` (None: from the first) and at most ``upto``. Instances are pickled into each chunk.
-	"""
-
-	def keys_after(self, after: Any, limit: int) -> list: ...
-
-	def load(self, after: Any, upto: Any) -> list: ...
-
-
-@dataclass(frozen=True)
-class BatchSpec:
-	"""What a batch runs, stored once (pickled) in its state."""
-
-	method: str
-	kwargs: dict
-	queue: str
-	timeout: int | None
-	retry: Retry
-	per_item: bool
-	commit: str
-	query: Any
-	on_complete: str | None
-	on_success: str | None
-	on_failure: str | None
+# What jobkit.batch takes as the batch's options (its other keyword arguments go to the method).
+BATCH_OPTIONS = (
+	"chunk_size", "queue", "timeout", "max_parallel", "retry", "per_item", "commit", "on_complete",
+	"on_success", "on_failure", "title", "reference_doctype", "reference_name",
+)  # fmt: skip
 
 
 class BatchHandle:
@@ -141,9 +93,6 @@ def create(
 	retry_of: str | None = None,
 	kwargs: dict,
 ) -> BatchHandle:
-	from jobkit.engine import batch_runner, batch_writing
-	from jobkit.engine.enqueue import resolve_timeout
-
 	method_path = methods.dotted_path(method, check_import=host.check_methods)
 	callbacks = {
 		name: methods.dotted_path(callback, check_import=host.check_methods) if callback is not None else None
@@ -205,11 +154,11 @@ def create(
 	packed_chunks = [_pickled(f"the items of chunk {index}", chunk) for index, chunk in enumerate(chunks)]
 	counts = [len(chunk["items"]) if "items" in chunk else chunk["count"] for chunk in chunks]
 	released = min(max_parallel or len(chunks), len(chunks))
-	batch_writing.make(host, batch_id, spec, state, packed_chunks, counts, released)
+	writing.make(host, batch_id, spec, state, packed_chunks, counts, released)
 	changed(host, read_state(host, batch_id))
 	if not chunks:
-		batch_runner.end_empty_batch(host, batch_id)
-	batch_writing.write_rest(host, batch_id, spec, state["user"], packed_chunks, counts, released)
+		end_empty_batch(host, batch_id)
+	writing.write_rest(host, batch_id, spec, state["user"], packed_chunks, counts, released)
 	return BatchHandle(host, batch_id)
 
 
@@ -236,71 +185,8 @@ def _plan(items: Iterable | None, query: Query | None, chunk_size: int) -> tuple
 	return chunks, total
 
 
-def read_state(host: Host, batch_id: str) -> dict:
-	return parse_state(host, batch_id, host.connection.hgetall(keys.batch(host.namespace, batch_id)["state"]))
-
-
-def parse_state(host: Host, batch_id: str, raw: dict) -> dict:
-	if not raw:
-		raise BatchNotFound(
-			f"no batch {batch_id!r} in namespace {host.namespace!r}: never created here, or expired "
-			f"{KEEP_AFTER_END_SECONDS // 86400} days after it ended"
-		)
-	state = {key.decode(): value for key, value in raw.items()}
-	spec = state.pop("spec")
-	out: dict[str, Any] = {name: value.decode() for name, value in state.items()}
-	for name in (
-		"total",
-		"done",
-		"failed",
-		"chunks",
-		"chunks_done",
-		"chunks_dropped",
-		"chunk_size",
-		"max_parallel",
-		"written",
-		"written_items",
-		"owed",
-	):
-		out[name] = int(out.get(name) or 0)
-	for name in (
-		"created_at",
-		"started_at",
-		"ended_at",
-		"finished_at",
-		"cancelled",
-		"notified_at",
-		"writing",
-	):
-		out[name] = float(out[name]) if out.get(name) else None
-	out["status"] = out.get("status") or (RUNNING if out["started_at"] else QUEUED)
-	out["spec"] = spec
-	return out
-
-
-def changed(host: Host, state: dict) -> None:
-	"""Tell the host (a site updates the batch's record) and its user (the batch's progress)."""
-	from jobkit.engine import progress
-
-	host.batch_changed(state)
-	progress.record_batch(host, state)
-
-
-def load_spec(state: dict) -> BatchSpec:
-	return pickle.loads(state["spec"])
-
-
-def failed_items(host: Host, batch_id: str, limit: int | None = None) -> list[dict]:
-	import json
-
-	key = keys.batch(host.namespace, batch_id)["failures"]
-	return [json.loads(entry) for entry in host.connection.lrange(key, 0, -1 if limit is None else limit - 1)]
-
-
 def cancel(host: Host, batch_id: str) -> bool:
 	"""Cancel a batch; False when it had already ended. Running chunks stop at their next item."""
-	from jobkit.engine import batch_runner
-
 	read_state(host, batch_id)  # BatchNotFound for an unknown id
 	batch_keys = keys.batch(host.namespace, batch_id)
 	cancelled, last = BATCH_CANCEL(
@@ -309,7 +195,7 @@ def cancel(host: Host, batch_id: str) -> bool:
 		[repr(time.time()), Job.redis_job_namespace_prefix],
 	)
 	if last:
-		batch_runner.finish(host, batch_id)
+		finish(host, batch_id)
 	elif cancelled:
 		changed(host, read_state(host, batch_id))
 	return bool(cancelled)

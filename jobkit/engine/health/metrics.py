@@ -4,7 +4,8 @@ Written by hand rather than with prometheus-client: the format is a few lines pe
 jobkit ships nothing beyond what Frappe already installs.
 """
 
-from jobkit.engine.health import SEVERITY_ORDER, Report
+from jobkit.engine.findings import SEVERITY_ORDER
+from jobkit.engine.health.collecting import Report
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

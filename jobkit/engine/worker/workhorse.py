@@ -24,7 +24,7 @@ import sys
 import time
 from functools import cache
 
-from jobkit.engine.inflight import Held, InFlight
+from jobkit.engine.inflight import InFlight, WorkerRun
 
 logger = logging.getLogger("jobkit")
 
@@ -58,12 +58,12 @@ def supported() -> bool:
 class Renewal:
 	"""The renewal, by a worker, of the entry of the run its work-horse is about to start."""
 
-	def __init__(self, connection, held: Held):
-		held.renewed_by_worker = True
-		self.held = held
-		self.entry = InFlight(connection, held.namespace, held.rq_id, held.lease_seconds)
+	def __init__(self, connection, run: WorkerRun):
+		run.renewed_by_worker = True
+		self.run = run
+		self.entry = InFlight(connection, run.namespace, run.rq_id, run.lease_seconds)
 		self.worker_pid = os.getpid()
-		# The worker wrote the entry as it held the run, just now.
+		# The worker wrote the entry as it started the run, just now.
 		self.due = time.monotonic() + self.entry.interval
 
 	def in_work_horse(self) -> None:
@@ -71,8 +71,8 @@ class Renewal:
 		if die_with_parent(self.worker_pid):
 			return
 		# Both renew: harmless, and the run stays covered whoever outlives whom.
-		self.held.renewed_by_worker = False
-		logger.warning("jobkit: %s cannot die with its worker; it renews its own lease", self.held.rq_id)
+		self.run.renewed_by_worker = False
+		logger.warning("jobkit: %s cannot die with its worker; it renews its own lease", self.run.rq_id)
 
 	def wait_for(self, pid: int) -> None:
 		"""Renew the entry until the work-horse ``pid`` ends (its exit is left for the caller to reap).

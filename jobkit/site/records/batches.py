@@ -9,17 +9,17 @@ ends, with its failed items. A chunk's job updates it after the chunk's own comm
 at once, holding the row only for that update; an update that arrives late (read from Redis
 before a newer one was written) is dropped, so the record never goes backwards.
 
-People see their own batches; System Managers see all (``record_access``). Cancel and Retry failed items act on the batch in Redis.
+People see their own batches; System Managers see all (``record_access``). Cancel and Retry failed items
+(``actions``) act on the batch in Redis.
 """
 
 import frappe
 from frappe import _
 
-from jobkit import log_retention
 from jobkit.engine import batches, context
-from jobkit.engine.errors import InvalidArgument
-from jobkit.failed_jobs import as_text, site_time
-from jobkit.frappe_host import host
+from jobkit.site import retention
+from jobkit.site.compat import is_transient
+from jobkit.site.text import as_text, site_time
 
 DOCTYPE = "Jobkit Batch"
 ITEM_DOCTYPE = "Jobkit Batch Failed Item"
@@ -31,24 +31,24 @@ MAX_ITEM_TEXT = 1000
 SYNC_TRIES = 3
 
 
-def sync(state: dict) -> None:
+def sync(host, state: dict) -> None:
 	"""Write the batch's state to its record (the Frappe host's ``batch_changed``)."""
 	if not _in_chunk_job():
 		# Creating, cancelling, or ending a batch from a request or another job: the change joins
 		# that transaction, which its owner commits (or rolls back: the workers write it again).
 		if frappe.db.exists(DOCTYPE, state["id"]):
-			_update(state)
+			_update(host, state)
 		else:
-			_insert(state)
+			_insert(host, state)
 		return
 	for attempt in range(1, SYNC_TRIES + 1):
 		try:
-			_update(state)
+			_update(host, state)
 			frappe.db.commit()
 			return
 		except Exception as e:
 			frappe.db.rollback()  # the chunk's work was committed before: only this update is lost
-			if attempt == SYNC_TRIES or not host.is_transient(e):  # a deadlock or a lock wait
+			if attempt == SYNC_TRIES or not is_transient(e):  # a deadlock or a lock wait
 				frappe.log_error(
 					title=f"jobkit: could not update Jobkit Batch {state['id']}",
 					message=frappe.get_traceback(),
@@ -63,11 +63,11 @@ def _in_chunk_job() -> bool:
 	return job is not None and job.method == batches.RUN_CHUNK_PATH
 
 
-def _update(state: dict) -> None:
+def _update(host, state: dict) -> None:
 	current = _locked_progress(state["id"])
 	if current is None:
 		try:
-			_insert(state)
+			_insert(host, state)
 			return
 		except frappe.DuplicateEntryError:  # another worker inserted it meanwhile
 			frappe.db.rollback()
@@ -81,7 +81,7 @@ def _update(state: dict) -> None:
 		return
 	doc = frappe.get_doc(DOCTYPE, state["id"])
 	doc.update(_values(state))
-	_set_failed_items(doc, state)
+	_set_failed_items(host, doc, state)
 	doc.flags.ignore_links = True  # the batch's user or reference may have been deleted since
 	doc.save(ignore_permissions=True)
 
@@ -93,10 +93,10 @@ def _locked_progress(name: str):
 	)
 
 
-def _insert(state: dict) -> None:
+def _insert(host, state: dict) -> None:
 	doc = frappe.get_doc({"doctype": DOCTYPE, "batch_id": state["id"], **_values(state)})
 	if state["finished_at"]:
-		_set_failed_items(doc, state)
+		_set_failed_items(host, doc, state)
 	doc.insert(ignore_permissions=True, ignore_links=True)
 
 
@@ -110,7 +110,6 @@ def _progress(values) -> tuple:
 
 
 def _values(state: dict) -> dict:
-	zone = host.naive_timezone
 	total, counted = state["total"], state["done"] + state["failed"]
 	finished = state["finished_at"]
 	reference = (state["reference_doctype"], state["reference_name"])
@@ -132,8 +131,8 @@ def _values(state: dict) -> dict:
 		"chunk_size": state["chunk_size"],
 		"max_parallel": state["max_parallel"],
 		"progress": round(100 * counted / total, 2) if total else (100 if finished else 0),
-		"started_at": site_time(state["started_at"], zone) if state["started_at"] else None,
-		"finished_at": site_time(finished, zone) if finished else None,
+		"started_at": site_time(state["started_at"]) if state["started_at"] else None,
+		"finished_at": site_time(finished) if finished else None,
 		"duration": round(finished - (state["started_at"] or state["created_at"]), 3) if finished else None,
 		"reference_doctype": reference[0],
 		"reference_name": reference[1] or None,  # a name, as the link needs it (the desk escapes it)
@@ -141,13 +140,13 @@ def _values(state: dict) -> dict:
 	}
 
 
-def _set_failed_items(doc, state: dict) -> None:
+def _set_failed_items(host, doc, state: dict) -> None:
 	"""The first SHOWN_FAILED_ITEMS failed items on the record, and the count of the rest."""
-	doc.set("failed_items", _failed_rows(state))
+	doc.set("failed_items", _failed_rows(host, state))
 	doc.failed_items_not_shown = max(state["failed"] - len(doc.failed_items), 0)
 
 
-def _failed_rows(state: dict) -> list[dict]:
+def _failed_rows(host, state: dict) -> list[dict]:
 	return [
 		{
 			"item": as_text(_shown(entry["item"])),
@@ -163,40 +162,6 @@ def _shown(item) -> str:
 	return text[:MAX_ITEM_TEXT]
 
 
-def cancel(name: str) -> bool:
-	"""Cancel the batch of record ``name``: queued chunks dropped, running ones stop at their next item.
-
-	False when the batch had already ended.
-	"""
-	check_access(name)
-	cancelled = batches.cancel(host, name)
-	if cancelled:
-		frappe.db.set_value(DOCTYPE, name, "cancelled_by", frappe.session.user)
-	return cancelled
-
-
-def retry_failed_items(name: str) -> str:
-	"""A new batch over exactly the failed items of record ``name``; returns the new record's name."""
-	check_access(name)
-	doc = frappe.get_doc(DOCTYPE, name, for_update=True)
-	if doc.retried_as:
-		raise InvalidArgument(
-			_("The failed items of batch {0} were retried already, as batch {1}").format(name, doc.retried_as)
-		)
-	handle = batches.retry_failed(host, name)
-	doc.db_set("retried_as", handle.id)
-	return handle.id
-
-
-def check_access(name: object) -> None:
-	"""Only the batch's user and System Managers act on a batch (PermissionError otherwise)."""
-	if not isinstance(name, str) or not name or len(name) > 140:
-		frappe.throw(_("name must be the name of a Jobkit Batch record"), exc=frappe.ValidationError)
-	if not frappe.db.exists(DOCTYPE, name):
-		frappe.throw(_("{0} {1} not found").format(_(DOCTYPE), name), exc=frappe.DoesNotExistError)
-	frappe.has_permission(DOCTYPE, "read", doc=name, throw=True)
-
-
 def prune(days: int) -> int:
 	"""Delete the records of batches left unchanged for ``days`` days (Log Settings sets how many)."""
-	return log_retention.prune(DOCTYPE, days, (ITEM_DOCTYPE,))
+	return retention.prune(DOCTYPE, days, (ITEM_DOCTYPE,))

@@ -1,7 +1,7 @@
 -- take.lua: a worker takes the first job of its queues, leaving a note that it did.
 --
 -- The job id leaves its queue and enters the taken set in one step, so a worker killed right
--- after it (before it holds the job, see hold.lua) leaves the note behind, and the reaper gives
+-- after it (before it starts the job, see start.lua) leaves the note behind, and the reaper gives
 -- the job back (give_back.lua) instead of it being lost.
 --
 -- KEYS[1]   the taken set (sorted set: RQ job id -> Unix time its note ends)

@@ -1,0 +1,198 @@
+"""The functions ``jobkit`` exports: each finds the current host (``context.get_host``) and hands
+its arguments to the module that does the work."""
+
+from collections.abc import Callable
+
+from jobkit.engine import batches as _batches
+from jobkit.engine import delayed as _delayed
+from jobkit.engine import enqueue as _enqueue
+from jobkit.engine import progress as _progress
+from jobkit.engine import reaper as _reaper
+from jobkit.engine import runner as _runner
+from jobkit.engine import unique as _unique
+from jobkit.engine.batches import BatchHandle, Query
+from jobkit.engine.context import configure, current_job, get_host
+from jobkit.engine.dead_letters import DeadLetters
+from jobkit.engine.errors import InvalidArgument
+from jobkit.engine.handle import JobHandle
+from jobkit.engine.progress import Progress
+from jobkit.engine.reaper import Reaped
+from jobkit.engine.record_store import store_of as _store_of
+from jobkit.engine.skipped import SkippedRuns
+
+__all__ = [
+	"batch",
+	"cancel_job",
+	"configure",
+	"current_job",
+	"dead_letters",
+	"enqueue",
+	"get_host",
+	"is_enqueued",
+	"progress",
+	"progress_of",
+	"promote_due",
+	"reap",
+	"skipped_runs",
+]
+
+
+def enqueue(
+	method: str | Callable,
+	queue: str = "default",
+	timeout: int | float | None = None,
+	job_id: str | None = None,
+	at_front: bool = False,
+	enqueue_after_commit: bool = False,
+	on_success: str | Callable | None = None,
+	on_failure: str | Callable | None = None,
+	*,
+	unique: str | bool | None = None,
+	on_conflict: str | None = None,
+	unique_ttl: int | float | None = None,
+	delay: int | float | None = None,
+	at=None,
+	retry=None,
+	now: bool = False,
+	job_name: str | None = None,
+	**kwargs,
+) -> JobHandle:
+	"""Enqueue ``method(**kwargs)`` for a background worker; a drop-in for ``frappe.enqueue``.
+
+	``queue`` and ``timeout`` follow Frappe (short 300 s, default 300 s, long 1500 s, and the
+	``workers`` section of common_site_config.json); ``job_id`` is namespaced by site.
+	With a ``job_id`` the job is unique (``unique="until_executed"`` unless told otherwise; see
+	``jobkit.engine.unique`` for the lock types and ``on_conflict`` strategies), claimed and
+	enqueued in one atomic step; ``unique=False`` turns that off. ``delay`` (seconds) or ``at`` (a
+	datetime; naive means the site's time zone under Frappe) makes the job wait until it is due
+	(see ``promote_due``).
+	``enqueue_after_commit`` waits for the caller's transaction to commit. ``on_success(job,
+	connection, result)`` and ``on_failure(job, connection, type, value, traceback)`` run in the
+	worker, inside the job's context. ``now=True`` runs the job here and now, through the same
+	wrapper. Everything is validated before anything is written, and errors subclass
+	``JobkitError``.
+	"""
+	call = _enqueue.prepare(
+		get_host(),
+		method,
+		queue=queue,
+		timeout=timeout,
+		job_id=job_id,
+		unique_lock=unique,
+		on_conflict=on_conflict,
+		unique_ttl=unique_ttl,
+		delay=delay,
+		at=at,
+		retry=retry,
+		at_front=at_front,
+		enqueue_after_commit=enqueue_after_commit,
+		on_success=on_success,
+		on_failure=on_failure,
+		now=now,
+		job_name=job_name,
+		kwargs=kwargs,
+	)
+	if isinstance(call, JobHandle):  # a copy of the job holds its key: its handle
+		return call
+	return _runner.run_now(call) if now else _enqueue.submit(call)
+
+
+def is_enqueued(job_id: str) -> bool:
+	"""Whether a job enqueued with this ``job_id`` is waiting in a queue or running."""
+	host = get_host()
+	return _unique.is_enqueued(host.connection, host.namespace, job_id, host.rq_job_id(job_id))
+
+
+def promote_due() -> int:
+	"""Move due delayed jobs onto their queues (safe to run from many processes at once)."""
+	host = get_host()
+	return _delayed.promote_due(host.connection, [host.rq_queue(name) for name in host.queue_timeouts()])
+
+
+def reap(limit: int = _reaper.REAP_LIMIT) -> list[Reaped]:
+	"""Retry, or record as failed (``WorkerLost``), the runs whose process died without an outcome.
+
+	A run is found once its lease (``lease_seconds``, 60 s by default) has gone unrenewed. Safe to
+	call from many processes at once; the promoter and, on a site, the scheduler call it every minute.
+	"""
+	if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+		raise InvalidArgument(f"limit must be a whole number of at least 1, not {limit!r}")
+	return _reaper.reap(get_host(), limit=limit)
+
+
+def batch(method: str | Callable, *, items=None, query: Query | None = None, **options) -> BatchHandle:
+	"""Run ``method`` over many items in chunks of jobs; return a handle (id, status, counts).
+
+	``method(chunk, **kwargs)`` gets a list of items (``per_item=True``: ``method(item, **kwargs)``
+	per item, a failing item rolled back and recorded while the rest go on). Give ``items=`` (a
+	list) or ``query=`` (a ``jobkit.Query``; on a site ``jobkit.DocTypeQuery``). Options:
+	``chunk_size`` (100), ``queue``, ``timeout`` (per chunk), ``max_parallel`` (4 chunks queued or
+	running at a time; None: no limit), ``retry`` (per chunk; default: 3 attempts for a lost
+	worker or a transient error), ``commit`` ("chunk" or "item"), ``on_complete``/``on_success``/
+	``on_failure`` (dotted paths called once with the summary), ``title``, ``reference_doctype``/
+	``reference_name``; other keyword arguments go to ``method``.
+	"""
+	settings = {name: options.pop(name) for name in list(options) if name in _batches.BATCH_OPTIONS}
+	return _batches.create(get_host(), method, items=items, query=query, kwargs=options, **settings)
+
+
+def progress(
+	total: int | None = None,
+	*,
+	title: str | None = None,
+	reference_doctype: str | None = None,
+	reference_name: str | None = None,
+	rate: float | None = None,
+	keep_seconds: int | None = None,
+) -> Progress:
+	"""Report the running job's progress; use it as a context manager (it sends the final state).
+
+	``with jobkit.progress(total=len(rows), title="Import") as p: ... p.advance() ... if p.cancelled``.
+	``advance(n=1)``, ``set(done, total=None, stage=None)``, ``cancelled``, ``close(status, reason)``.
+	States go out at most ``rate`` a second (``progress_rate``, 4 by default; the first and the last
+	always), to the job owner's room or the reference document's, and the last one stays readable
+	for ``keep_seconds`` (``progress_keep_seconds``, an hour by default) after the end.
+	"""
+	return _progress.start(
+		total,
+		title=title,
+		reference_doctype=reference_doctype,
+		reference_name=reference_name,
+		rate=rate,
+		keep_seconds=keep_seconds,
+	)
+
+
+def progress_of(rq_id: str) -> dict | None:
+	"""The last progress state a job run (its RQ id) reported, or None (none, or no longer kept)."""
+	return _progress.read(get_host(), _progress.checked_run_id(rq_id))
+
+
+def cancel_job(rq_id: str) -> None:
+	"""Ask a running job to stop: its progress tracker's ``cancelled`` turns True (cooperative)."""
+	_progress.request_cancel(get_host(), _progress.checked_run_id(rq_id))
+
+
+def dead_letters() -> DeadLetters:
+	"""The failed jobs of the plain-RQ host, kept in Redis: ``ids()``, ``list()``, ``get(id)``,
+	``retry(id)``, ``discard(id)``. On a Frappe site they are "Jobkit Failed Job" records."""
+	return _store_of(
+		get_host(),
+		"dead_letters",
+		DeadLetters,
+		"failed jobs elsewhere: on a Frappe site they are 'Jobkit Failed Job' records (desk list, "
+		"`bench --site S jobkit retry NAME`, jobkit.failed_jobs.retry(name))",
+	)
+
+
+def skipped_runs() -> SkippedRuns:
+	"""The runs the plain-RQ host did not start on purpose, kept in Redis: ``ids()``, ``list()``,
+	``get(id)``, ``discard(id)`` (a scheduled run overlapping its previous one; a retry superseded
+	by a newer copy of its job, with the arguments that did not run). On a Frappe site they are
+	"Jobkit Skipped Run" records."""
+	return _store_of(
+		get_host(),
+		"skipped_runs",
+		SkippedRuns,
+		"skipped runs elsewhere: on a Frappe site they are 'Jobkit Skipped Run' records (desk list)",
+	)

@@ -1,0 +1,1 @@
+"""The records the Frappe host writes: failed jobs, skipped runs, batches and health checks."""

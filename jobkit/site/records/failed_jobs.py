@@ -1,0 +1,77 @@
+"""Jobkit Failed Job records: the Frappe host's dead letters (retried or discarded by ``actions``).
+
+A record shows the job (kwargs with secret-looking values redacted), every attempt's error and the
+last traceback. The job itself, as first enqueued, is kept encrypted with the site's encryption
+key in a hidden field: retrying puts back exactly that job (method, queue, arguments, user,
+unique key, retry policy), never anything a caller sends, and a record whose stored job was
+tampered with fails to decrypt rather than run.
+"""
+
+import base64
+import pickle
+
+import frappe
+
+from jobkit.engine.dead_letter import DeadLetter
+from jobkit.site import retention
+from jobkit.site.text import as_text, shown_kwargs, site_time
+
+DOCTYPE = "Jobkit Failed Job"
+ATTEMPT_DOCTYPE = "Jobkit Failed Job Attempt"
+FAILED, RETRIED, DISCARDED = "Failed", "Retried", "Discarded"
+
+
+def record(letter: DeadLetter) -> str:
+	"""Write the record of a job's final failure, committed; return its name."""
+	reference = letter.reference
+	if reference and not frappe.db.exists("DocType", reference[0]):
+		reference = None
+	doc = frappe.get_doc(
+		{
+			"doctype": DOCTYPE,
+			"status": FAILED,
+			"method": letter.method,
+			"queue": letter.queue,
+			"job_id": as_text(letter.job_id),
+			"rq_job_id": as_text(letter.rq_id),
+			"user": letter.user,
+			"attempts": letter.attempts,
+			"error": as_text(letter.error),
+			"first_failed_at": site_time(letter.first_failed_at),
+			"last_failed_at": site_time(letter.last_failed_at),
+			"kwargs": shown_kwargs(letter.kwargs),
+			"traceback": letter.traceback,
+			"reference_doctype": reference[0] if reference else None,
+			"reference_name": reference[1] if reference else None,  # a name: the desk escapes links
+			"attempt_errors": [
+				{
+					"attempt": failure["attempt"],
+					"failed_at": site_time(failure["at"]),
+					"error": as_text(failure["error"]),
+				}
+				for failure in letter.failures
+			],
+			"job": seal(letter.job),
+		}
+	)
+	# The job's user may since have been deleted, its reference document too: keep the record.
+	doc.insert(ignore_permissions=True, ignore_links=True)
+	frappe.db.commit()
+	return doc.name
+
+
+def prune(days: int) -> int:
+	"""Delete the records left unchanged for ``days`` days (Log Settings sets how many)."""
+	return retention.prune(DOCTYPE, days, (ATTEMPT_DOCTYPE,))
+
+
+def seal(job: dict) -> str:
+	from frappe.utils.password import encrypt
+
+	return encrypt(base64.b64encode(pickle.dumps(job)).decode())
+
+
+def unseal(text: str) -> dict:
+	from frappe.utils.password import decrypt
+
+	return pickle.loads(base64.b64decode(decrypt(text)))
