@@ -158,7 +158,7 @@ def submit(call: Call) -> JobHandle:
 		if due is not None:
 			rqjob.save_scheduled(connection, rq_queue, job, due)
 		else:
-			rq_queue.enqueue_job(job, at_front=call.at_front)
+			rqjob.push(connection, rq_queue, job, at_front=call.at_front)
 		return unique.CLAIMED, call.rq_id
 
 	if call.after_commit:

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from uuid import uuid4
 
-from jobkit.engine import keys
+from jobkit.engine import keys, rqjob
 from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.lease import LeaseKeeper
 from jobkit.engine.numbers import is_number, whole_seconds
@@ -122,11 +122,8 @@ def claim_and_enqueue(
 	"""
 	from rq.registry import ScheduledJobRegistry
 
-	# What RQ sets before it saves a job (Queue._enqueue_job, or create_job for a scheduled one).
-	job.origin = rq_queue.name
-	job.enqueued_at = rq_now()
-	job._status = "queued" if due is None else "scheduled"
-	fields = [item for pair in job.to_dict().items() for item in pair]
+	saved = rqjob.saved_hash(job, rq_queue, scheduled=due is not None)
+	fields = [item for pair in saved.items() for item in pair]
 	if handover_from is not None:
 		mode = HANDOVER + handover_from
 	else:
