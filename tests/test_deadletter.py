@@ -138,7 +138,7 @@ def test_letters_expire_after_the_ttl_the_worker_is_given(host, conn, redis_url)
 	[
 		(lambda store: store.get(42), "non-empty string"),
 		(lambda store: store.retry(""), "non-empty string"),
-		(lambda store: store.ids(limit=0), "positive whole number"),
+		(lambda store: store.ids(limit=0), "limit must be a whole number of at least 1"),
 	],
 )
 def test_bad_input_names_the_problem(host, call, message):
@@ -147,7 +147,7 @@ def test_bad_input_names_the_problem(host, call, message):
 
 
 def test_a_bad_dead_letter_ttl_is_refused(redis_url):
-	with pytest.raises(jobkit.InvalidArgument, match="dead_letter_ttl must be a positive whole number"):
+	with pytest.raises(jobkit.InvalidArgument, match="dead_letter_ttl must be a whole number of at least 1"):
 		jobkit.RQHost(redis.Redis.from_url(redis_url), dead_letter_ttl=0)
 
 

@@ -20,12 +20,12 @@ from typing import Any
 from jobkit.engine import context, keys
 from jobkit.engine.errors import InvalidArgument, NotConfigured
 from jobkit.engine.host import Host
-from jobkit.engine.numbers import is_number
+from jobkit.engine.numbers import is_number, whole_number
 
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 STATUSES = (RUNNING, DONE, FAILED, CANCELLED)
-# The realtime event a progress message is published as.
-EVENT = keys.PROGRESS_EVENT  # the realtime event a progress state goes out as
+# The realtime event a progress state goes out as.
+EVENT = keys.PROGRESS_EVENT
 # How often a tracker reads its cancel flag from Redis (seconds).
 CANCEL_CHECK_SECONDS = 0.1
 # While a job runs, its state outlives the last update by this long (a job killed mid-way
@@ -73,10 +73,7 @@ class Progress:
 		if not is_number(rate) or rate <= 0:
 			raise InvalidArgument(f"rate must be a positive number of messages a second, not {rate!r}")
 		keep_seconds = host.progress_keep_seconds if keep_seconds is None else keep_seconds
-		if isinstance(keep_seconds, bool) or not isinstance(keep_seconds, int) or keep_seconds < 1:
-			raise InvalidArgument(
-				f"keep_seconds must be a whole number of seconds, at least 1, not {keep_seconds!r}"
-			)
+		whole_number("keep_seconds", keep_seconds)
 		self._host = host
 		self.run_id = job.rq_id or job.id
 		self.job = job
@@ -244,55 +241,12 @@ def _write(pipe, namespace: str, state: dict, ttl: int) -> None:
 		pipe.expire(owner_key, RUNNING_STATE_SECONDS)
 
 
-def _keep_and_publish(host: Host, state: dict, ttl: int) -> None:
+def keep_and_publish(host: Host, state: dict, ttl: int) -> None:
 	"""Write a state made outside a tracker (a batch's, a lost run's) and deliver it."""
 	pipe = host.connection.pipeline(transaction=False)
 	_write(pipe, host.namespace, state, ttl)
 	pipe.execute()
 	host.publish_progress(state)
-
-
-# A batch's status, as the status of its progress.
-BATCH_STATUSES = {
-	"Queued": RUNNING,
-	"Running": RUNNING,
-	"Completed": DONE,
-	"Completed with errors": DONE,
-	"Failed": FAILED,
-	"Cancelled": CANCELLED,
-}
-
-
-def record_batch(host: Host, batch: dict) -> None:
-	"""A batch's aggregate progress, as one more run of its user (``batch:<id>``), kept and published."""
-	finished = batch["finished_at"] is not None
-	status = BATCH_STATUSES[batch["status"]] if finished else RUNNING
-	counted, total = batch["done"] + batch["failed"], batch["total"]
-	started = batch["started_at"] or batch["created_at"]
-	elapsed = max((batch["finished_at"] or time.time()) - started, 1e-9)
-	rate = counted / elapsed
-	state = {
-		"id": f"batch:{batch['id']}",
-		"job_id": batch["id"],
-		"batch": batch["id"],
-		"method": batch["method"],
-		"queue": batch["queue"],
-		"title": batch["title"],
-		"owner": batch["user"] or None,
-		"reference_doctype": batch["reference_doctype"] or None,
-		"reference_name": batch["reference_name"] or None,
-		"status": status,
-		"reason": f"{batch['failed']} of {total} items failed" if batch["failed"] else None,
-		"stage": batch["status"],
-		"done": counted,
-		"total": total,
-		"percent": round(100.0 * counted / total, 1) if total else (100.0 if finished else 0.0),
-		"rate": round(rate, 2),
-		"eta": round((total - counted) / rate, 1) if rate > 0 and not finished else None,
-		"started_at": started,
-		"updated_at": time.time(),
-	}
-	_keep_and_publish(host, state, RUNNING_STATE_SECONDS if not finished else host.progress_keep_seconds)
 
 
 def end_lost_run(host: Host, run_id: str, reason: str) -> None:
@@ -301,7 +255,7 @@ def end_lost_run(host: Host, run_id: str, reason: str) -> None:
 	if state is None or state["status"] != RUNNING:
 		return
 	state.update(status=FAILED, reason=reason[:MAX_REASON_LENGTH], eta=None, updated_at=time.time())
-	_keep_and_publish(host, state, host.progress_keep_seconds)
+	keep_and_publish(host, state, host.progress_keep_seconds)
 
 
 def close_open(run_id: str | None, exc: BaseException | None) -> None:
@@ -344,6 +298,4 @@ def request_cancel(host: Host, run_id: str) -> None:
 
 
 def _count(name: str, value: object) -> int:
-	if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-		raise InvalidArgument(f"{name} must be a whole number, 0 or more, not {value!r}")
-	return value
+	return whole_number(name, value, minimum=0)

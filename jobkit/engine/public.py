@@ -13,8 +13,8 @@ from jobkit.engine import unique as _unique
 from jobkit.engine.batches import BatchHandle, Query
 from jobkit.engine.context import configure, current_job, get_host
 from jobkit.engine.dead_letters import DeadLetters
-from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.handle import JobHandle
+from jobkit.engine.numbers import whole_number
 from jobkit.engine.progress import Progress
 from jobkit.engine.reaper import Reaped
 from jobkit.engine.record_store import store_of as _store_of
@@ -115,9 +115,7 @@ def reap(limit: int = _reaper.REAP_LIMIT) -> list[Reaped]:
 	A run is found once its lease (``lease_seconds``, 60 s by default) has gone unrenewed. Safe to
 	call from many processes at once; the promoter and, on a site, the scheduler call it every minute.
 	"""
-	if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-		raise InvalidArgument(f"limit must be a whole number of at least 1, not {limit!r}")
-	return _reaper.reap(get_host(), limit=limit)
+	return _reaper.reap(get_host(), limit=whole_number("limit", limit))
 
 
 def batch(method: str | Callable, *, items=None, query: Query | None = None, **options) -> BatchHandle:

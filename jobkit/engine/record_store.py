@@ -11,6 +11,7 @@ import pickle
 import time
 
 from jobkit.engine.errors import InvalidArgument, NotConfigured
+from jobkit.engine.numbers import whole_number
 
 DEFAULT_LIST_LIMIT = 100
 
@@ -70,8 +71,7 @@ class RecordStore:
 
 	def ids(self, limit: int = DEFAULT_LIST_LIMIT) -> list[str]:
 		"""Ids of the newest records first."""
-		if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-			raise InvalidArgument(f"limit must be a positive whole number, not {limit!r}")
+		whole_number("limit", limit)
 		return [member.decode() for member in self.connection.zrevrange(self._index, 0, limit - 1)]
 
 	def list(self, limit: int = DEFAULT_LIST_LIMIT) -> list:

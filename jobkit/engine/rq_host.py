@@ -18,7 +18,7 @@ from jobkit.engine import defaults, keys
 from jobkit.engine.dead_letter import DeadLetter
 from jobkit.engine.dead_letters import DeadLetters
 from jobkit.engine.errors import InvalidArgument, NotConfigured
-from jobkit.engine.numbers import is_number
+from jobkit.engine.numbers import is_number, whole_number
 from jobkit.engine.skipped import OVERLAP, SkippedRun, SkippedRuns
 
 # What RQ calls for every jobkit job of the plain-RQ host (a stored dotted path: it stays).
@@ -61,7 +61,7 @@ class RQHost:
 		self._connection = connection
 		self._namespace = keys.validate_namespace(namespace)
 		self._queues = _validate_queues(defaults.DEFAULT_QUEUE_TIMEOUTS if queues is None else queues)
-		self._max_payload_bytes = _positive_int("max_payload_bytes", max_payload_bytes)
+		self._max_payload_bytes = whole_number("max_payload_bytes", max_payload_bytes)
 		self.check_methods = bool(check_methods)
 		if not is_number(lease_seconds) or lease_seconds <= 0:
 			raise InvalidArgument(f"lease_seconds must be a positive number, not {lease_seconds!r}")
@@ -71,13 +71,13 @@ class RQHost:
 				f"progress_rate must be a positive number of messages a second, not {progress_rate!r}"
 			)
 		self._progress_rate = progress_rate
-		self._progress_keep_seconds = _positive_int("progress_keep_seconds", progress_keep_seconds)
+		self._progress_keep_seconds = whole_number("progress_keep_seconds", progress_keep_seconds)
 		self._job_options = {
-			"result_ttl": _positive_int("result_ttl", result_ttl),
-			"failure_ttl": _positive_int("failure_ttl", failure_ttl),
+			"result_ttl": whole_number("result_ttl", result_ttl),
+			"failure_ttl": whole_number("failure_ttl", failure_ttl),
 		}
 		self._rq_queues: dict[str, Any] = {}
-		self.dead_letters = DeadLetters(self, _positive_int("dead_letter_ttl", dead_letter_ttl))
+		self.dead_letters = DeadLetters(self, whole_number("dead_letter_ttl", dead_letter_ttl))
 		self.skipped_runs = SkippedRuns(self, self.dead_letters.ttl)
 
 	def __repr__(self) -> str:
@@ -279,14 +279,8 @@ def _validate_queues(queues: dict[str, int]) -> dict[str, int]:
 	for name, timeout in queues.items():
 		if not isinstance(name, str) or not name or ":" in name:
 			raise InvalidArgument(f"queue name {name!r} is not valid: use a non-empty name without ':'")
-		_positive_int(f"timeout of queue {name!r}", timeout)
+		whole_number(f"timeout of queue {name!r}", timeout)
 	return dict(queues)
-
-
-def _positive_int(what: str, value: object) -> int:
-	if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-		raise InvalidArgument(f"{what} must be a positive whole number, not {value!r}")
-	return value
 
 
 def _int_from_env(name: str, environ) -> int:

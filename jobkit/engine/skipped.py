@@ -24,7 +24,6 @@ from jobkit.engine import defaults, keys
 from jobkit.engine.dead_letter import redact
 from jobkit.engine.envelope import Envelope
 from jobkit.engine.errors import UnknownSkippedRun
-from jobkit.engine.handle import SUPERSEDED_META
 from jobkit.engine.record_store import RecordStore
 
 OVERLAP = "overlap"

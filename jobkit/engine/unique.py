@@ -27,7 +27,6 @@ from jobkit.engine import keys, rqjob
 from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.lease import LeaseKeeper
 from jobkit.engine.numbers import is_number, whole_seconds
-from jobkit.engine.rqcompat import rq_now
 from jobkit.engine.scripts import ACQUIRE, CLAIM, RELEASE, WHO_HOLDS
 
 UNTIL_EXECUTING = "until_executing"

@@ -6,14 +6,15 @@ rest are written); at most ``max_parallel`` of the jobs are queued at a time, an
 ends queues the next. The counts are kept in Redis by one script call per ended segment, so they
 stay exact when chunks end together, are retried, or run again after their worker died (the
 reaper); the call that ends the last chunk is the one that finishes the batch and runs
-``on_complete`` (``running``, ``finishing``).
+``on_complete`` (``ending``, ``finishing``).
 
 A query is planned by keyset pagination: only the chunk boundaries are kept (one key per chunk),
 and each chunk loads its own items when it runs, so planning a million rows never holds them.
 
-The modules, each built on those before it: ``state`` (statuses, spec, reading a batch),
-``finishing``, ``chunks`` (a chunk's jobs), ``writing``, ``running`` (a chunk's run, counted once),
-``creating`` (create, cancel, retry failed items, ``BatchHandle``).
+The modules, each built on those before it: ``state`` (statuses, spec, reading a batch, its
+progress), ``finishing``, ``chunks`` (a chunk's jobs), ``writing``, ``ending`` (a segment's end,
+counted once), ``running`` (a chunk's run), ``creating`` (create, cancel, retry failed items,
+``BatchHandle``).
 """
 
 from jobkit.engine.batches.creating import BATCH_OPTIONS, BatchHandle, cancel, create, retry_failed

@@ -27,6 +27,7 @@ from jobkit.engine.batches.state import (
 from jobkit.engine.enqueue import resolve_timeout
 from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.host import Host
+from jobkit.engine.numbers import whole_number
 from jobkit.engine.payload import PICKLE_ERRORS
 from jobkit.engine.retries import Retry
 from jobkit.engine.scripts import BATCH_CANCEL
@@ -104,9 +105,9 @@ def create(
 	}
 	if (items is None) == (query is None):
 		raise InvalidArgument("give items= (a list) or query= (a jobkit query), not both and not neither")
-	chunk_size = _whole_number("chunk_size", chunk_size)
+	chunk_size = whole_number("chunk_size", chunk_size)
 	if max_parallel is not None:
-		max_parallel = _whole_number("max_parallel", max_parallel)
+		max_parallel = whole_number("max_parallel", max_parallel)
 	if commit not in COMMIT_MODES:
 		raise InvalidArgument(
 			f"commit={commit!r}: use 'chunk' (after each chunk) or 'item' (after each item)"
@@ -229,12 +230,6 @@ def retry_failed(host: Host, batch_id: str, **options) -> BatchHandle:
 		**options,
 	}
 	return create(host, spec.method, items=items, kwargs=spec.kwargs, **settings)
-
-
-def _whole_number(name: str, value: object) -> int:
-	if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-		raise InvalidArgument(f"{name} must be a whole number of at least 1, not {value!r}")
-	return value
 
 
 def _pickled(what: str, value: object) -> bytes:

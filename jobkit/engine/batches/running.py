@@ -18,24 +18,17 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 
-from rq.job import Job
-from rq.utils import utcformat
-
 from jobkit.engine import context, inflight, keys, methods
 from jobkit.engine.batches.chunks import chunk_job
-from jobkit.engine.batches.finishing import finish
-from jobkit.engine.batches.state import RUN_CHUNK_PATHS, BatchSpec, changed, load_spec, read_state
+from jobkit.engine.batches.ending import end_segment
+from jobkit.engine.batches.state import RUN_CHUNK_PATHS, BatchSpec, load_spec, read_state
 from jobkit.engine.envelope import Envelope
 from jobkit.engine.host import Host
-from jobkit.engine.rqcompat import rq_now
-from jobkit.engine.scripts import BATCH_END
 
 # A chunk checkpoints once this share of its timeout has passed.
 DEADLINE_SHARE = 0.8
 # How often a running chunk reads the batch's cancel flag (seconds).
 CANCEL_CHECK_SECONDS = 0.5
-# At most one notice of a batch's progress to the host (its record on a site) per this many seconds.
-NOTIFY_SECONDS = 1.0
 
 
 @dataclass
@@ -242,69 +235,6 @@ def own_in_flight(rq_id: str | None) -> inflight.InFlight | None:
 	"""This process's in-flight entry, when it is that of the run ``rq_id``."""
 	entry = inflight.current()
 	return entry if entry is not None and rq_id is not None and entry.rq_id == rq_id else None
-
-
-def end_segment(
-	host, batch_id, spec, index, start, processed, failures, *, complete, in_flight=None, continuation=None
-) -> dict:
-	"""Count the segment (once), queue the next pending chunk in its place, finish a batch it ended.
-
-	``in_flight``: the entry of the run that ends the segment, when this process is that run.
-	``continuation``: the RQ job (not saved) of the segment that continues the chunk (``complete``
-	False), written and queued with the count.
-	"""
-	connection = host.connection
-	batch_keys = keys.batch(host.namespace, batch_id)
-	rq_queue = host.rq_queue(spec.queue)
-	succeeded = processed - len(failures)
-	# The run's in-flight entry goes with its counted end, except for the run that ends the batch:
-	# it stays in flight until the batch is finished, so a death while finishing is reaped.
-	counted, _, last, notify = BATCH_END(
-		connection,
-		[
-			batch_keys["state"],
-			batch_keys["ended"],
-			batch_keys["pending"],
-			batch_keys["failures"],
-			rq_queue.key,
-			rq_queue.redis_queues_keys,
-			in_flight.key if in_flight is not None else keys.in_flight(host.namespace),
-		],
-		[
-			f"{index}:{start}",
-			succeeded,
-			len(failures),
-			"1" if complete else "0",
-			repr(time.time()),
-			NOTIFY_SECONDS,
-			Job.redis_job_namespace_prefix,
-			utcformat(rq_now()),
-			in_flight.rq_id if in_flight is not None else "",
-			*_continuation_args(continuation),
-			*(json.dumps(entry, default=str) for entry in failures),
-		],
-	)
-	if in_flight is not None and counted and not last:
-		in_flight.left()
-	if last or (not counted and _finish_pending(connection, batch_keys["state"])):
-		finish(host, batch_id)
-	elif notify:
-		changed(host, read_state(host, batch_id))
-	return {"batch": batch_id, "chunk": index, "start": start, "done": succeeded, "failed": len(failures)}
-
-
-def _continuation_args(continuation) -> list:
-	"""ARGV[10…] of ``batch_end.lua``: the continuation's RQ id, and its hash as field, value pairs."""
-	if continuation is None:
-		return ["", 0]
-	fields = [item for pair in continuation.to_dict().items() for item in pair]
-	return [continuation.id, len(fields), *fields]
-
-
-def _finish_pending(connection, state_key: str) -> bool:
-	"""The batch ended but its finish did not complete (the process finishing it died)."""
-	ended, finished = connection.hmget(state_key, ["ended_at", "finished_at"])
-	return ended is not None and finished is None
 
 
 def _failure(item, exc: Exception) -> dict:

@@ -3,6 +3,7 @@ and its user that it changed. Every other part of a batch builds on this one."""
 
 import json
 import pickle
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -116,7 +117,7 @@ def parse_state(host: Host, batch_id: str, raw: dict) -> dict:
 def changed(host: Host, state: dict) -> None:
 	"""Tell the host (a site updates the batch's record) and its user (the batch's progress)."""
 	host.batch_changed(state)
-	progress.record_batch(host, state)
+	record_progress(host, state)
 
 
 def load_spec(state: dict) -> BatchSpec:
@@ -126,3 +127,48 @@ def load_spec(state: dict) -> BatchSpec:
 def failed_items(host: Host, batch_id: str, limit: int | None = None) -> list[dict]:
 	key = keys.batch(host.namespace, batch_id)["failures"]
 	return [json.loads(entry) for entry in host.connection.lrange(key, 0, -1 if limit is None else limit - 1)]
+
+
+# A batch's status, as the status of its progress (jobkit.progress's vocabulary).
+PROGRESS_STATUSES = {
+	QUEUED: progress.RUNNING,
+	RUNNING: progress.RUNNING,
+	COMPLETED: progress.DONE,
+	COMPLETED_WITH_ERRORS: progress.DONE,
+	FAILED: progress.FAILED,
+	CANCELLED: progress.CANCELLED,
+}
+
+
+def record_progress(host: Host, batch: dict) -> None:
+	"""A batch's aggregate progress, as one more run of its user (``batch:<id>``), kept and published."""
+	finished = batch["finished_at"] is not None
+	status = PROGRESS_STATUSES[batch["status"]] if finished else progress.RUNNING
+	counted, total = batch["done"] + batch["failed"], batch["total"]
+	started = batch["started_at"] or batch["created_at"]
+	elapsed = max((batch["finished_at"] or time.time()) - started, 1e-9)
+	rate = counted / elapsed
+	state = {
+		"id": f"batch:{batch['id']}",
+		"job_id": batch["id"],
+		"batch": batch["id"],
+		"method": batch["method"],
+		"queue": batch["queue"],
+		"title": batch["title"],
+		"owner": batch["user"] or None,
+		"reference_doctype": batch["reference_doctype"] or None,
+		"reference_name": batch["reference_name"] or None,
+		"status": status,
+		"reason": f"{batch['failed']} of {total} items failed" if batch["failed"] else None,
+		"stage": batch["status"],
+		"done": counted,
+		"total": total,
+		"percent": round(100.0 * counted / total, 1) if total else (100.0 if finished else 0.0),
+		"rate": round(rate, 2),
+		"eta": round((total - counted) / rate, 1) if rate > 0 and not finished else None,
+		"started_at": started,
+		"updated_at": time.time(),
+	}
+	progress.keep_and_publish(
+		host, state, progress.RUNNING_STATE_SECONDS if not finished else host.progress_keep_seconds
+	)

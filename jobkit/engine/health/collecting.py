@@ -99,8 +99,11 @@ def collect(host: Host, thresholds: Thresholds | None = None) -> Report:
 	failure_ttl = int(host.job_options().get("failure_ttl") or 0)
 	queues = []
 	for name in host.queue_timeouts():
-		rq_queue = host.rq_queue(name)
-		queues.append(_queue(connection, name, rq_queue, workers, now, failure_ttl, findings, thresholds))
+		health, queue_findings = _queue(
+			connection, name, host.rq_queue(name), workers, now, failure_ttl, thresholds
+		)
+		queues.append(health)
+		findings.extend(queue_findings)
 	orphans = _orphaned_unique_keys(connection, host.namespace, findings)
 	report = Report(
 		verdict=OK,
@@ -146,7 +149,42 @@ def _workers(connection) -> list:
 	return Worker.all(connection=connection)
 
 
-def _queue(connection, name, rq_queue, workers, now, failure_ttl, findings, thresholds) -> QueueHealth:
+@dataclass(frozen=True)
+class _Reading:
+	"""What one queue's two round trips read."""
+
+	pending: int
+	oldest_wait: float | None
+	stuck_ids: list[str]
+	failed_last_hour: int
+	delayed_overdue: int
+
+
+def _queue(connection, name: str, rq_queue, workers: list, now: float, failure_ttl: int, thresholds):
+	"""One queue's health (``name``: the host's name for it), and its findings."""
+	reading = _read_queue(connection, rq_queue, now, failure_ttl, thresholds)
+	listening = [worker for worker in workers if rq_queue.name in worker.queue_names()]
+	stale = [w for w in listening if now - _heartbeat(w) > thresholds.heartbeat_stale_after]
+	busy = [w for w in listening if w not in stale and _state(w) == "busy"]
+	idle = [w for w in listening if w not in stale and w not in busy]
+	health = QueueHealth(
+		name=name,
+		pending=reading.pending,
+		oldest_wait_seconds=round(reading.oldest_wait, 1) if reading.oldest_wait is not None else None,
+		workers=len(listening),
+		busy=len(busy),
+		idle=len(idle),
+		stale=len(stale),
+		stuck=len(reading.stuck_ids),
+		failed_last_hour=reading.failed_last_hour,
+		delayed_overdue=reading.delayed_overdue,
+	)
+	return health, _queue_findings(health, reading, [w.name for w in stale], thresholds)
+
+
+def _read_queue(connection, rq_queue, now: float, failure_ttl: int, thresholds: Thresholds) -> _Reading:
+	"""A fixed number of reads, whatever the queue's length: its length and oldest job, its started
+	jobs (as many as there are work-horses), failures of the last hour, delayed jobs past due."""
 	from rq.job import Job
 	from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
@@ -179,103 +217,61 @@ def _queue(connection, name, rq_queue, workers, now, failure_ttl, findings, thre
 		)
 		if score < now or overdue:
 			stuck_ids.append(job_id)
-	stuck = len(stuck_ids)
+	return _Reading(pending, oldest_wait, stuck_ids, failed_last_hour, delayed_overdue)
 
-	listening = [worker for worker in workers if rq_queue.name in worker.queue_names()]
-	stale = [w for w in listening if now - _heartbeat(w) > thresholds.heartbeat_stale_after]
-	busy = [w for w in listening if w not in stale and _state(w) == "busy"]
-	idle = [w for w in listening if w not in stale and w not in busy]
-	live = len(busy) + len(idle)
 
-	if pending and not live:
-		findings.append(
-			Finding(
-				CRITICAL,
-				"no_worker",
-				f"{pending} job(s) wait on {name} and no live worker listens to it: start one "
-				f"(bench worker --queue {name}, or the bench's supervisor/systemd workers)",
-				name,
-			)
+def _queue_findings(health: QueueHealth, reading: _Reading, stale: list[str], thresholds: Thresholds):
+	name, pending, findings = health.name, health.pending, []
+	live = health.busy + health.idle
+	if not live:
+		message = (
+			f"{pending} job(s) wait on {name} and no live worker listens to it: start one "
+			f"(bench worker --queue {name}, or the bench's supervisor/systemd workers)"
+			if pending
+			else f"no live worker listens to {name}: its next job will wait until one starts"
 		)
-	elif not live:
-		findings.append(
-			Finding(
-				CRITICAL,
-				"no_worker",
-				f"no live worker listens to {name}: its next job will wait until one starts",
-				name,
-			)
-		)
+		findings.append(Finding(CRITICAL, "no_worker", message, name))
 	if stale:
-		findings.append(
-			Finding(
-				WARNING,
-				"stale_worker",
-				f"{len(stale)} worker(s) on {name} stopped sending heartbeats: "
-				+ ", ".join(w.name for w in stale[:SAMPLE]),
-				name,
-			)
-		)
-	for level, limit in ((CRITICAL, thresholds.pending_critical), (WARNING, thresholds.pending_warning)):
-		if pending >= limit:
-			findings.append(
-				Finding(level, "queue_depth", f"{pending} jobs wait on {name} (limit {limit})", name)
-			)
-			break
-	if oldest_wait is not None:
-		for level, limit in ((CRITICAL, thresholds.wait_critical), (WARNING, thresholds.wait_warning)):
-			if oldest_wait >= limit:
-				findings.append(
-					Finding(
-						level,
-						"queue_wait",
-						f"the oldest job on {name} has waited {oldest_wait:.0f} s (limit {limit:.0f} s)",
-						name,
-					)
-				)
-				break
-	if stuck:
-		sample = ", ".join(stuck_ids[:SAMPLE])
+		message = f"{len(stale)} worker(s) on {name} stopped sending heartbeats: " + ", ".join(stale[:SAMPLE])
+		findings.append(Finding(WARNING, "stale_worker", message, name))
+	level, limit = _past((thresholds.pending_critical, thresholds.pending_warning), pending)
+	if level:
+		findings.append(Finding(level, "queue_depth", f"{pending} jobs wait on {name} (limit {limit})", name))
+	level, limit = _past((thresholds.wait_critical, thresholds.wait_warning), reading.oldest_wait)
+	if level:
+		message = f"the oldest job on {name} has waited {reading.oldest_wait:.0f} s (limit {limit:.0f} s)"
+		findings.append(Finding(level, "queue_wait", message, name))
+	if reading.stuck_ids:
 		findings.append(
 			Finding(
 				CRITICAL,
 				"stuck_job",
-				f"{stuck} started job(s) on {name} stopped reporting (their worker died, or they run past "
-				f"their timeout with nobody to stop them): {sample}",
+				f"{health.stuck} started job(s) on {name} stopped reporting (their worker died, or they run "
+				f"past their timeout with nobody to stop them): {', '.join(reading.stuck_ids[:SAMPLE])}",
 				name,
 			)
 		)
-	for level, limit in (
-		(CRITICAL, thresholds.failed_last_hour_critical),
-		(WARNING, thresholds.failed_last_hour_warning),
-	):
-		if failed_last_hour >= limit:
-			findings.append(
-				Finding(level, "failures", f"{failed_last_hour} jobs failed on {name} in the last hour", name)
-			)
-			break
-	if delayed_overdue:
-		findings.append(
-			Finding(
-				WARNING,
-				"delayed_overdue",
-				f"{delayed_overdue} delayed job(s) on {name} are past due and not promoted: is the "
-				"scheduler (or `python -m jobkit.engine.promoter`) running?",
-				name,
-			)
+	failed = health.failed_last_hour
+	level, limit = _past((thresholds.failed_last_hour_critical, thresholds.failed_last_hour_warning), failed)
+	if level:
+		findings.append(Finding(level, "failures", f"{failed} jobs failed on {name} in the last hour", name))
+	if health.delayed_overdue:
+		message = (
+			f"{health.delayed_overdue} delayed job(s) on {name} are past due and not promoted: is the "
+			"scheduler (or `python -m jobkit.engine.promoter`) running?"
 		)
-	return QueueHealth(
-		name=name,
-		pending=pending,
-		oldest_wait_seconds=round(oldest_wait, 1) if oldest_wait is not None else None,
-		workers=len(listening),
-		busy=len(busy),
-		idle=len(idle),
-		stale=len(stale),
-		stuck=stuck,
-		failed_last_hour=failed_last_hour,
-		delayed_overdue=delayed_overdue,
-	)
+		findings.append(Finding(WARNING, "delayed_overdue", message, name))
+	return findings
+
+
+def _past(limits: tuple, value) -> tuple[str | None, object]:
+	"""(CRITICAL, its limit) or (WARNING, its limit) for a value at or past one, else (None, None);
+	``limits``: (critical, warning)."""
+	if value is not None:
+		for level, limit in zip((CRITICAL, WARNING), limits, strict=True):
+			if value >= limit:
+				return level, limit
+	return None, None
 
 
 def _orphaned_unique_keys(connection, namespace: str, findings: list[Finding]) -> int:

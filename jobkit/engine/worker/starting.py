@@ -5,7 +5,7 @@ batch chunk's first reads ride in the same round trip, for the work-horse to inh
 import logging
 import time
 
-from jobkit.engine import defaults, inflight, keys, runner, taking
+from jobkit.engine import inflight, keys, runner, taking
 from jobkit.engine.batches import running as chunk_runs
 from jobkit.engine.envelope import Envelope
 

@@ -21,7 +21,7 @@ import logging
 from rq.worker import SimpleWorker as _SimpleWorker
 from rq.worker import Worker as _Worker
 
-import jobkit.engine.public  # what a job's `jobkit.*` calls import: loaded once, before the fork
+import jobkit.engine.public  # what a job's `jobkit.*` calls import: loaded before the fork
 from jobkit.engine import inflight, taking
 from jobkit.engine.worker import workhorse
 from jobkit.engine.worker.starting import start

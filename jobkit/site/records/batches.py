@@ -4,7 +4,7 @@ A record is named by its batch's id (``jobkit.batch(...).id``).
 
 The batch itself lives in Redis (``jobkit.engine.batches``); its record follows it. It is
 inserted when the batch is created, in the caller's transaction, then updated by the chunks'
-workers at most once a second (``batch_runner.NOTIFY_SECONDS``) and once more when the batch
+workers at most once a second (``batches.ending.NOTIFY_SECONDS``) and once more when the batch
 ends, with its failed items. A chunk's job updates it after the chunk's own commit and commits
 at once, holding the row only for that update; an update that arrives late (read from Redis
 before a newer one was written) is dropped, so the record never goes backwards.
@@ -14,7 +14,6 @@ People see their own batches; System Managers see all (``record_access``). Cance
 """
 
 import frappe
-from frappe import _
 
 from jobkit.engine import batches, context
 from jobkit.site import retention
