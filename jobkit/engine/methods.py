@@ -15,6 +15,12 @@ from jobkit.engine.errors import InvalidMethod
 DOTTED_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
+# Dotted paths this process has imported once: a module imported stays imported, so the check of a
+# job's method, on every enqueue, costs a set look-up after the first. Bounded.
+IMPORTABLE_KEPT = 1024
+_importable: set[str] = set()
+
+
 def dotted_path(target: object, *, check_import: bool = True) -> str:
 	"""Return the dotted path of a job target, checking it resolves to a callable.
 
@@ -28,8 +34,11 @@ def dotted_path(target: object, *, check_import: bool = True) -> str:
 				f"job method {target!r} is not a dotted path: pass 'package.module.function' "
 				"or the function object itself"
 			)
-		if check_import:
+		if check_import and path not in _importable:
 			resolve(path)
+			if len(_importable) >= IMPORTABLE_KEPT:
+				_importable.clear()
+			_importable.add(path)
 		return path
 
 	if not callable(target):

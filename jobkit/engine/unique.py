@@ -16,12 +16,12 @@ lease while running (renewed by the runner), ``unique_ttl`` when given. A held k
 gone or has ended is taken over by the next claim at once.
 """
 
+import os
 import threading
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
-from uuid import uuid4
 
 from jobkit.engine import keys, rqjob
 from jobkit.engine.errors import InvalidArgument
@@ -101,7 +101,7 @@ def policy(
 
 def fresh_rq_id(base_rq_id: str) -> str:
 	"""The host's RQ id for a job id, plus a token of its own: one per enqueue."""
-	return f"{base_rq_id}{TOKEN_SEPARATOR}{uuid4().hex[:12]}"
+	return f"{base_rq_id}{TOKEN_SEPARATOR}{os.urandom(6).hex()}"
 
 
 def claim_and_enqueue(
@@ -121,8 +121,6 @@ def claim_and_enqueue(
 	"""
 	from rq.registry import ScheduledJobRegistry
 
-	saved = rqjob.saved_hash(job, rq_queue, scheduled=due is not None)
-	fields = [item for pair in saved.items() for item in pair]
 	if handover_from is not None:
 		mode = HANDOVER + handover_from
 	else:
@@ -141,7 +139,7 @@ def claim_and_enqueue(
 			"0" if policy.lock == UNTIL_EXPIRED else "1",
 			job.redis_job_namespace_prefix,
 			mode,
-			*fields,
+			*rqjob.hash_args(job, rq_queue, scheduled=due is not None),
 		],
 	)
 	return int(outcome), holder.decode() if isinstance(holder, bytes) else holder

@@ -19,12 +19,18 @@
 -- ARGV[6]  "claim"; "replace": a holder still waiting in KEYS[3] takes the new job's
 --          'data' and 'description' fields (its arguments), keeping its place; or
 --          "handover:<token>": a key held by <token> passes to the new job (a retry's next attempt)
--- ARGV[7]… the new job's hash, as field, value pairs (what RQ's Job.save writes)
+-- ARGV[7]… the new job's hash, as field, value pairs (what RQ's Job.save writes, but its empty
+--          fields, which RQ reads as absent)
 --
 -- Returns {1, token} when claimed and queued; {0, holder} when another job holds the key;
 -- {2, holder} when the holder's arguments were replaced.
 
-local holder = redis.call('GET', KEYS[1])
+-- The common case first: a free key is taken in the same call that finds it free.
+local taken = redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX')
+local holder = false
+if not taken then
+	holder = redis.call('GET', KEYS[1])
+end
 if holder and string.sub(ARGV[6], 1, 9) == 'handover:' and holder == string.sub(ARGV[6], 10) then
 	holder = false
 end
@@ -58,7 +64,9 @@ if holder then
 end
 
 redis.call('HSET', KEYS[2], unpack(ARGV, 7))
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if not taken then  -- a holder healed, or handed over: the key passes to the new job now
+	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
 redis.call('SADD', KEYS[4], KEYS[5])
 if ARGV[3] == 'front' then
 	redis.call('LPUSH', KEYS[3], ARGV[1])
