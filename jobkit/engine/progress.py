@@ -212,7 +212,14 @@ def start(
 	rate: float | None = None,
 	keep_seconds: int | None = None,
 ) -> Progress:
-	"""A tracker for the jobkit job running here (``jobkit.progress``)."""
+	"""Report the running job's progress; use it as a context manager (it sends the final state).
+
+	``with jobkit.progress(total=len(rows), title="Import") as p: ... p.advance() ... if p.cancelled``.
+	``advance(n=1)``, ``set(done, total=None, stage=None)``, ``cancelled``, ``close(status, reason)``.
+	States go out at most ``rate`` a second (``progress_rate``, 4 by default; the first and the last
+	always), to the job owner's room or the reference document's, and the last one stays readable
+	for ``keep_seconds`` (``progress_keep_seconds``, an hour by default) after the end.
+	"""
 	job = context.current_job()
 	if job is None:
 		raise NotConfigured(

@@ -15,7 +15,6 @@ from jobkit.engine.context import configure, current_job, get_host
 from jobkit.engine.dead_letters import DeadLetters
 from jobkit.engine.handle import JobHandle
 from jobkit.engine.numbers import whole_number
-from jobkit.engine.progress import Progress
 from jobkit.engine.reaper import Reaped
 from jobkit.engine.record_store import store_of as _store_of
 from jobkit.engine.skipped import SkippedRuns
@@ -134,31 +133,8 @@ def batch(method: str | Callable, *, items=None, query: Query | None = None, **o
 	return _batches.create(get_host(), method, items=items, query=query, kwargs=options, **settings)
 
 
-def progress(
-	total: int | None = None,
-	*,
-	title: str | None = None,
-	reference_doctype: str | None = None,
-	reference_name: str | None = None,
-	rate: float | None = None,
-	keep_seconds: int | None = None,
-) -> Progress:
-	"""Report the running job's progress; use it as a context manager (it sends the final state).
-
-	``with jobkit.progress(total=len(rows), title="Import") as p: ... p.advance() ... if p.cancelled``.
-	``advance(n=1)``, ``set(done, total=None, stage=None)``, ``cancelled``, ``close(status, reason)``.
-	States go out at most ``rate`` a second (``progress_rate``, 4 by default; the first and the last
-	always), to the job owner's room or the reference document's, and the last one stays readable
-	for ``keep_seconds`` (``progress_keep_seconds``, an hour by default) after the end.
-	"""
-	return _progress.start(
-		total,
-		title=title,
-		reference_doctype=reference_doctype,
-		reference_name=reference_name,
-		rate=rate,
-		keep_seconds=keep_seconds,
-	)
+# ``jobkit.progress``: the tracker of the job running here.
+progress = _progress.start
 
 
 def progress_of(rq_id: str) -> dict | None:
