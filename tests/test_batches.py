@@ -96,6 +96,8 @@ def test_failing_items_are_recorded_and_retried_alone(host, conn, two_workers):
 	failed = handle.failed_items()
 	assert sorted(entry["item"] for entry in failed) == bad
 	assert {entry["error"] for entry in failed} == {f"ValueError: item {n} is malformed" for n in bad}
+	# Each failed item names its chunk (chunks of 50: item n is in chunk n // 50).
+	assert sorted((entry["item"], entry["chunk"]) for entry in failed) == [(n, n // 50) for n in bad]
 	assert conn.scard("p:seen") == 996  # the rest of each chunk went on
 	[summary] = completions(conn)
 	assert summary["status"] == "Completed with errors"

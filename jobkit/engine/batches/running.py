@@ -178,7 +178,7 @@ def run_chunk(batch_id: str, index: int, start: int = 0) -> dict:
 					with host.item_scope():
 						method(item, **spec.kwargs)
 				except Exception as e:
-					failures.append(_failure(item, e))
+					failures.append(_failure(item, e, index))
 				if spec.commit == "item":
 					host.commit()
 				processed = position + 1
@@ -237,8 +237,8 @@ def own_in_flight(rq_id: str | None) -> inflight.InFlight | None:
 	return entry if entry is not None and rq_id is not None and entry.rq_id == rq_id else None
 
 
-def _failure(item, exc: Exception) -> dict:
-	return {"item": _jsonable(item), "error": f"{type(exc).__name__}: {exc}"[:1000]}
+def _failure(item, exc: Exception, chunk: int) -> dict:
+	return {"item": _jsonable(item), "error": f"{type(exc).__name__}: {exc}"[:1000], "chunk": chunk}
 
 
 def _jsonable(item):
