@@ -155,7 +155,7 @@ def dead_letters() -> DeadLetters:
 		"dead_letters",
 		DeadLetters,
 		"failed jobs elsewhere: on a Frappe site they are 'Jobkit Failed Job' records (desk list, "
-		"`bench --site S jobkit retry NAME`, jobkit.failed_jobs.retry(name))",
+		"`bench --site S jobkit retry NAME`, jobkit.site.actions.retry_failed_job(name))",
 	)
 
 
