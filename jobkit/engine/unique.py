@@ -139,7 +139,7 @@ def claim_and_enqueue(
 			"0" if policy.lock == UNTIL_EXPIRED else "1",
 			job.redis_job_namespace_prefix,
 			mode,
-			*rqjob.hash_args(job, rq_queue, scheduled=due is not None),
+			rqjob.hash_blob(job, rq_queue, scheduled=due is not None),
 		],
 	)
 	return int(outcome), holder.decode() if isinstance(holder, bytes) else holder

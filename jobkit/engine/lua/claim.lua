@@ -19,8 +19,8 @@
 -- ARGV[6]  "claim"; "replace": a holder still waiting in KEYS[3] takes the new job's
 --          'data' and 'description' fields (its arguments), keeping its place; or
 --          "handover:<token>": a key held by <token> passes to the new job (a retry's next attempt)
--- ARGV[7]… the new job's hash, as field, value pairs (what RQ's Job.save writes, but its empty
---          fields, which RQ reads as absent)
+-- ARGV[7]  the new job's hash (see job_hash.lua): what RQ's Job.save writes, but its empty fields,
+--          which RQ reads as absent
 --
 -- Returns {1, token} when claimed and queued; {0, holder} when another job holds the key;
 -- {2, holder} when the holder's arguments were replaced.
@@ -52,9 +52,10 @@ if holder then
 	end
 	if ARGV[6] == 'replace' and waiting then
 		local holder_key = ARGV[5] .. holder
-		for i = 7, #ARGV - 1, 2 do
-			if ARGV[i] == 'data' or ARGV[i] == 'description' then
-				redis.call('HSET', holder_key, ARGV[i], ARGV[i + 1])
+		local fields = job_hash(ARGV[7])
+		for i = 1, #fields - 1, 2 do
+			if fields[i] == 'data' or fields[i] == 'description' then
+				redis.call('HSET', holder_key, fields[i], fields[i + 1])
 			end
 		end
 		redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -63,7 +64,7 @@ if holder then
 	return {0, holder}
 end
 
-redis.call('HSET', KEYS[2], unpack(ARGV, 7))
+redis.call('HSET', KEYS[2], unpack(job_hash(ARGV[7])))
 if not taken then  -- a holder healed, or handed over: the key passes to the new job now
 	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end

@@ -6,10 +6,10 @@
 -- KEYS[3]  the set of queues, rq:queues
 -- ARGV[1]  the RQ job id
 -- ARGV[2]  "back" or "front" of the queue list
--- ARGV[3]… the job's hash, as field, value pairs (what RQ's Job.save writes, but its empty
---          fields, which RQ reads as absent)
+-- ARGV[3]  the job's hash (see job_hash.lua): what RQ's Job.save writes, but its empty fields,
+--          which RQ reads as absent
 
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], unpack(job_hash(ARGV[3])))
 redis.call('SADD', KEYS[3], KEYS[2])
 if ARGV[2] == 'front' then
 	redis.call('LPUSH', KEYS[2], ARGV[1])
