@@ -55,7 +55,7 @@ RETRY = jobkit.Retry(max_attempts=2, backoff=0.2, jitter=False)
 DELAY = 0.3
 MAX_WORKERS = 3
 TERMINAL = ("finished", "failed", "superseded")
-EXAMPLES = int(os.environ.get("JOBKIT_OUTCOME_EXAMPLES") or 12)
+EXAMPLES = int(os.environ.get("JOBKIT_OUTCOME_EXAMPLES") or 8)
 STEPS = int(os.environ.get("JOBKIT_OUTCOME_STEPS") or 25)
 DRAIN_SECONDS = 120
 # What the examples did, printed at the end: a run that exercised nothing is seen as such.
