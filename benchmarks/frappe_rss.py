@@ -1,13 +1,15 @@
 """The memory of a simple Frappe job with jobkit in the site's apps and without, in one run on a
-real bench: what Frappe's own ``test_memory_usage`` measures (``frappe.utils.data.
-_get_rss_memory_usage`` run as a job, its RSS in MB).
+real bench: what Frappe's own ``test_memory_usage`` measures (the RSS of a work-horse running a
+job of Frappe's own), read from outside to 4 kB rather than as the whole MB that test's job returns.
 
     cd /path/to/bench/sites
     PYTHONPATH=/path/to/jobkit ../env/bin/python -m benchmarks.frappe_rss --site SITE [--rounds 6] [--jobs 5]
 
-Each round starts a fresh ``bench worker --burst`` for ``--jobs`` such jobs, alternately with
-jobkit listed in ``sites/apps.txt`` and without it (Frappe loads only the installed apps that are
-on the bench, so the worker and its jobs then never import jobkit), and reads each job's result.
+Each round starts a fresh ``bench worker --burst`` for ``--jobs`` jobs of
+``frappe.utils.background_jobs.test_job`` (a one-second sleep), alternately with jobkit listed in
+``sites/apps.txt`` and without it (Frappe loads only the installed apps that are on the bench, so
+the worker and its jobs then never import jobkit), and reads each work-horse's RSS half-way
+through its job: after Frappe has set up the site and run every app's ``before_job`` hooks.
 apps.txt is put back as it was, and Frappe's cached app lists cleared, however the run ends.
 Target: the medians differ by at most 0.5 MB.
 """
@@ -21,7 +23,10 @@ from pathlib import Path
 
 import frappe
 
-JOB = "frappe.utils.data._get_rss_memory_usage"
+JOB = "frappe.utils.background_jobs.test_job"
+JOB_SECONDS = 1.0
+# When a work-horse is read: well into its job, before its end.
+READ_AFTER = 0.6
 QUEUE = "short"
 
 
@@ -53,7 +58,7 @@ def main() -> None:
 		_forget_app_lists()
 		frappe.destroy()
 	medians = {case: statistics.median(values) for case, values in rss.items()}
-	print(f"RSS of a simple Frappe job ({JOB}), {args.rounds} rounds of {args.jobs} jobs per case, MB:")
+	print(f"RSS of a work-horse running {JOB}, {args.rounds} rounds of {args.jobs} jobs per case, MB:")
 	for case, values in rss.items():
 		print(f"  {case:15} median {medians[case]:6.2f}  min {min(values):6.2f}  max {max(values):6.2f}")
 	print(f"  difference     {medians['with jobkit'] - medians['without jobkit']:+.2f} (target: within 0.5)")
@@ -66,23 +71,38 @@ def _forget_app_lists() -> None:
 
 
 def _round(site: str, jobs: int) -> list[float]:
-	from frappe.utils.background_jobs import get_queue
-	from rq.job import Job
+	import psutil
 
-	queue = get_queue(QUEUE)
-	enqueued = [frappe.enqueue(JOB, queue=QUEUE) for _ in range(jobs)]
+	for _ in range(jobs):
+		frappe.enqueue(JOB, queue=QUEUE, s=JOB_SECONDS)
 	frappe.db.commit()
-	worker = [sys.executable, "-m", "frappe.utils.bench_helper", "frappe", "--site", site]
-	subprocess.run([*worker, "worker", "--queue", QUEUE, "--burst"], check=True, capture_output=True)
-	values = []
-	for job in enqueued:
-		job = Job.fetch(job.id, connection=queue.connection)
-		for _ in range(50):
-			if job.get_status() == "finished":
-				break
-			time.sleep(0.1)
-		values.append(float(job.latest_result().return_value))
-		job.delete()
+	command = [sys.executable, "-m", "frappe.utils.bench_helper", "frappe", "--site", site]
+	worker = subprocess.Popen(
+		[*command, "worker", "--queue", QUEUE, "--burst"],
+		stdout=subprocess.DEVNULL,
+		stderr=subprocess.DEVNULL,
+	)
+	seen: dict[int, float] = {}
+	values: list[float] = []
+	try:
+		parent = psutil.Process(worker.pid)
+		while worker.poll() is None:
+			now = time.monotonic()
+			for horse in parent.children():
+				started = seen.setdefault(horse.pid, now)
+				if started is not None and now - started >= READ_AFTER:
+					try:
+						values.append(horse.memory_info().rss / (1024 * 1024))
+					except psutil.NoSuchProcess:
+						pass
+					seen[horse.pid] = None  # read once
+			time.sleep(0.05)
+	finally:
+		worker.wait()
+	if worker.returncode != 0 or len(values) != jobs:
+		raise SystemExit(
+			f"the burst worker exited {worker.returncode} after {len(values)} of {jobs} jobs read"
+		)
 	return values
 
 
