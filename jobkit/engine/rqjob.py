@@ -36,19 +36,21 @@ def saved_hash(job, rq_queue, *, scheduled: bool = False) -> dict:
 	return job.to_dict()
 
 
-def hash_blob(job, rq_queue, *, scheduled: bool = False) -> bytes:
-	"""The job's hash in one argument for a script that writes it (``lua/job_hash.lua``): each
-	field and value as a 4-byte length and its bytes, without the empty fields (RQ reads an empty
-	field and an absent one alike, on rq 1.15 and 2.x). redis-py packs each argument of a call in
-	Python: measured in client instructions per enqueue, 590 000 for RQ's MULTI of the whole hash,
-	300 000 for a script given the non-empty fields as arguments, 210 000 for this."""
-	parts = []
+def packed(job, rq_queue, *arguments, scheduled: bool = False) -> bytes:
+	"""A script's ``arguments`` and then the job's hash, in the one argument the scripts that write a
+	job take (``lua/packed.lua``): each value as a MessagePack string (str 32), without the hash's
+	empty fields (RQ reads an empty field and an absent one alike, on rq 1.15 and 2.x). redis-py
+	packs each argument of a call in Python: measured in client instructions per enqueue, 590 000
+	for RQ's MULTI of the whole hash, 300 000 for a script given the non-empty fields as arguments,
+	210 000 for one argument."""
+	values = list(arguments)
 	for name, value in saved_hash(job, rq_queue, scheduled=scheduled).items():
-		if value == "":
-			continue
-		for item in (name, value):
-			data = item if isinstance(item, bytes) else str(item).encode()
-			parts += (len(data).to_bytes(4, "big"), data)
+		if value != "":
+			values += (name, value)
+	parts = []
+	for value in values:
+		data = value if isinstance(value, bytes) else str(value).encode()
+		parts += (b"\xdb", len(data).to_bytes(4, "big"), data)
 	return b"".join(parts)
 
 
@@ -58,7 +60,7 @@ def push(connection, rq_queue, job, *, at_front: bool = False) -> None:
 	PUSH(
 		connection,
 		[job.key, rq_queue.key, rq_queue.redis_queues_keys],
-		[job.id, "front" if at_front else "back", hash_blob(job, rq_queue)],
+		[packed(job, rq_queue, job.id, "front" if at_front else "back")],
 	)
 
 

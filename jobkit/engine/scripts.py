@@ -59,7 +59,7 @@ def _filled(connection, fill):
 	return pipe
 
 
-CLAIM = Script("claim", uses=("job_hash",))
+CLAIM = Script("claim", uses=("packed",))
 RELEASE = Script("release")
 EXTEND = Script("extend")
 ACQUIRE = Script("acquire")
@@ -72,5 +72,5 @@ BATCH_WRITE = Script("batch_write", uses=("batch_common",))
 BATCH_GIVE_UP = Script("batch_give_up", uses=("batch_common",))
 TAKE = Script("take")
 START = Script("start")
-PUSH = Script("push", uses=("job_hash",))
+PUSH = Script("push", uses=("packed",))
 GIVE_BACK = Script("give_back")

@@ -133,13 +133,16 @@ def claim_and_enqueue(
 		connection,
 		keys=[key, job.key, waits_in, rq_queue.redis_queues_keys, rq_queue.key],
 		args=[
-			job.id,
-			policy.ttl * 1000,
-			placement,
-			"0" if policy.lock == UNTIL_EXPIRED else "1",
-			job.redis_job_namespace_prefix,
-			mode,
-			rqjob.hash_blob(job, rq_queue, scheduled=due is not None),
+			rqjob.packed(
+				job,
+				rq_queue,
+				job.id,
+				policy.ttl * 1000,
+				placement,
+				"0" if policy.lock == UNTIL_EXPIRED else "1",
+				mode,
+				scheduled=due is not None,
+			)
 		],
 	)
 	return int(outcome), holder.decode() if isinstance(holder, bytes) else holder

@@ -4,16 +4,17 @@
 -- KEYS[1]  the job's hash, rq:job:<id>
 -- KEYS[2]  the queue list, rq:queue:<name>
 -- KEYS[3]  the set of queues, rq:queues
--- ARGV[1]  the RQ job id
--- ARGV[2]  "back" or "front" of the queue list
--- ARGV[3]  the job's hash (see job_hash.lua): what RQ's Job.save writes, but its empty fields,
---          which RQ reads as absent
+-- ARGV[1]  packed (see packed.lua):
+--   1  the RQ job id
+--   2  "back" or "front" of the queue list
+--   3… the job's hash: what RQ's Job.save writes, but its empty fields, which RQ reads as absent
 
-redis.call('HSET', KEYS[1], unpack(job_hash(ARGV[3])))
+local packed = unpacked(ARGV[1])
+redis.call('HSET', KEYS[1], unpack(packed, 3))
 redis.call('SADD', KEYS[3], KEYS[2])
-if ARGV[2] == 'front' then
-	redis.call('LPUSH', KEYS[2], ARGV[1])
+if packed[2] == 'front' then
+	redis.call('LPUSH', KEYS[2], packed[1])
 else
-	redis.call('RPUSH', KEYS[2], ARGV[1])
+	redis.call('RPUSH', KEYS[2], packed[1])
 end
 return 1
