@@ -254,10 +254,16 @@ def job_decorator(tour: Tour) -> None:
 
 def now_runs_here(tour: Tour) -> None:
 	check = tour.check
-	heading("11. now=True runs the job here, through the same wrapper")
+	heading("11. now=True (or is_async=False) runs the job here, through the same wrapper")
 	inline = jobkit.enqueue("demo.jobs.resize_images", now=True, count=2)
 	print(f"   status={inline.status} result={inline.result!r}")
 	check(inline.result == "resized 2 images", "inline run returned the result")
+	sync = jobkit.enqueue("demo.jobs.resize_images", is_async=False, count=3)
+	check(sync.result == "resized 3 images", "is_async=False runs here too, as frappe.enqueue does")
+	try:
+		jobkit.enqueue("demo.jobs.resize_images", is_async="no", count=1)
+	except jobkit.InvalidArgument as e:
+		print(f"   refused: {e}")
 
 
 def lost_runs_are_reaped(tour: Tour) -> None:

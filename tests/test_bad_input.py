@@ -90,10 +90,21 @@ def test_kwargs_larger_than_a_configured_limit(no_host, redis_url, conn):
 	assert Queue("default", connection=conn).count == 1
 
 
-@pytest.mark.parametrize("argument", ["deduplicate", "is_async", "event"])
+@pytest.mark.parametrize("argument", ["deduplicate", "event"])
 def test_frappe_only_arguments_are_not_passed_on_silently(nothing_enqueued, argument):
 	with pytest.raises(jobkit.InvalidArgument, match=f"does not take '{argument}'"):
 		jobkit.enqueue("tests.fixtures.add", a=1, b=1, **{argument: True})
+
+
+@pytest.mark.parametrize("value", ["no", 0, None])
+def test_is_async_is_true_or_false(nothing_enqueued, value):
+	with pytest.raises(jobkit.InvalidArgument, match="is_async must be True or False"):
+		jobkit.enqueue("tests.fixtures.add", a=1, b=1, is_async=value)
+
+
+def test_is_async_false_with_a_delay(nothing_enqueued):
+	with pytest.raises(jobkit.InvalidArgument, match="is_async=False"):
+		jobkit.enqueue("tests.fixtures.add", a=1, b=1, is_async=False, delay=10)
 
 
 @pytest.mark.parametrize("job_id", ["", "   ", 12, "x" * 201])

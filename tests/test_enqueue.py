@@ -139,6 +139,16 @@ def test_now_runs_in_this_process_through_the_runner(host, conn):
 	assert read_log(conn, "callbacks") == [{"event": "success", "result": 9, "rq_id": None}]
 
 
+@pytest.mark.parametrize("spelling", ["is_async", "async"])
+def test_is_async_false_runs_in_this_process_as_frappe_enqueue_does(host, conn, spelling):
+	handle = jobkit.enqueue("tests.fixtures.add", a=2, b=3, **{spelling: False})
+	assert (handle.status, handle.result) == ("finished", 5)
+	assert Queue("default", connection=conn).count == 0
+	queued = jobkit.enqueue("tests.fixtures.add", a=2, b=3, **{spelling: True})
+	assert queued.status == "queued"
+	assert Queue("default", connection=conn).count == 1
+
+
 def test_long_running_worker_runs_jobs_and_stops_cleanly(host, conn, redis_url):
 	worker = start_worker(redis_url, queues=("default",))
 	try:

@@ -18,8 +18,6 @@ from jobkit.engine.retries import Retry
 # otherwise be handed silently to the job as keyword arguments.
 UNSUPPORTED_FRAPPE_ARGUMENTS = {
 	"deduplicate": "jobkit deduplicates by job_id itself; drop deduplicate=",
-	"is_async": "use now=True to run in this process",
-	"async": "use now=True to run in this process",
 	"event": "it only labels Frappe's scheduler jobs; drop it",
 }
 
@@ -95,7 +93,9 @@ def prepare(
 	retry_policy = Retry.coerce(retry)
 	due = delayed.due_timestamp(delay, at, host.naive_timezone)
 	if due is not None and now:
-		raise InvalidArgument("now=True runs the job at once: drop delay= / at=, or now=True")
+		raise InvalidArgument(
+			"now=True (or is_async=False) runs the job at once: drop delay= / at=, or run it in a worker"
+		)
 	policy = unique.policy(job_id, unique_lock, on_conflict, unique_ttl, timeout, host.lease_seconds)
 	if policy and due is not None and unique_ttl is None:
 		# The key must outlive the wait until the job is due, not just its run.

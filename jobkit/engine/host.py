@@ -58,6 +58,11 @@ class Host(Protocol):
 	def rq_job_id(self, job_id: str) -> str:
 		"""The RQ job id of a logical job id, namespaced."""
 
+	def runs_in_place(self) -> bool:
+		"""Whether every enqueue (but a delayed one) runs in the caller's process now: Frappe's
+		during ``bench migrate``, where ``frappe.enqueue`` does the same, so that no worker runs code
+		or a schema half-way through the migration."""
+
 	def check_capacity(self, queue: str) -> None:
 		"""Refuse a new call (an enqueue, a batch) for ``queue`` when the host refuses more work there,
 		raising the host's own error (Frappe v16: ``QueueOverloaded`` past ``max_queued_jobs``).

@@ -13,6 +13,7 @@ from jobkit.engine import unique as _unique
 from jobkit.engine.batches import BatchHandle, Query
 from jobkit.engine.context import configure, current_job, get_host
 from jobkit.engine.dead_letters import DeadLetters
+from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.handle import JobHandle
 from jobkit.engine.numbers import whole_number
 from jobkit.engine.reaper import Reaped
@@ -54,6 +55,7 @@ def enqueue(
 	retry=None,
 	now: bool = False,
 	job_name: str | None = None,
+	is_async: bool = True,
 	**kwargs,
 ) -> JobHandle:
 	"""Enqueue ``method(**kwargs)`` for a background worker; a drop-in for ``frappe.enqueue``.
@@ -68,11 +70,19 @@ def enqueue(
 	``enqueue_after_commit`` waits for the caller's transaction to commit. ``on_success(job,
 	connection, result)`` and ``on_failure(job, connection, type, value, traceback)`` run in the
 	worker, inside the job's context. ``now=True`` runs the job here and now, through the same
-	wrapper. Everything is validated before anything is written, and errors subclass
+	wrapper; so do ``is_async=False`` (or ``async=False``, as ``frappe.enqueue`` spells it too) and,
+	as under ``frappe.enqueue``, every enqueue without ``delay``/``at`` while the host runs all
+	work in place (Frappe: during ``bench migrate``). Everything is validated before anything is written, and errors subclass
 	``JobkitError``.
 	"""
+	host = get_host()
+	if "async" in kwargs:  # frappe.enqueue's older spelling, a keyword Python cannot name
+		is_async = kwargs.pop("async")
+	if not isinstance(is_async, bool):
+		raise InvalidArgument(f"is_async must be True or False, not {is_async!r}")
+	now = now or not is_async or (delay is None and at is None and host.runs_in_place())
 	call = _enqueue.prepare(
-		get_host(),
+		host,
 		method,
 		queue=queue,
 		timeout=timeout,

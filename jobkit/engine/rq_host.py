@@ -125,6 +125,9 @@ class RQHost:
 	def rq_job_id(self, job_id: str) -> str:
 		return keys.rq_job_id(self._namespace, job_id)
 
+	def runs_in_place(self) -> bool:
+		return False
+
 	def check_capacity(self, queue: str) -> None:
 		pass  # plain RQ sets no bound on a queue
 

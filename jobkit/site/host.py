@@ -84,6 +84,9 @@ class FrappeHost:
 	def rq_job_id(self, job_id: str) -> str:
 		return background_jobs.create_job_id(job_id)
 
+	def runs_in_place(self) -> bool:
+		return bool(frappe.flags.in_migrate)
+
 	def check_capacity(self, queue: str) -> None:
 		compat.check_queue_size(self.rq_queue(queue))
 

@@ -55,6 +55,28 @@ class TestEnqueue(SiteJobsTestCase):
 		self.assertFalse(background_jobs.is_job_enqueued(job_id))
 		self.assertEqual(len(self.recorded(job_id)), 1)
 
+	def test_job_name_labels_the_job_as_in_frappe(self):
+		marker = f"jobkit-test-{uuid4().hex}"
+		handle = jobkit.enqueue(
+			"jobkit.tests.jobs.record", queue=QUEUE, job_name="Nightly sync", marker=marker
+		)
+		self.assertEqual(handle.fetch().kwargs["job_name"], "Nightly sync")
+		handle.fetch().delete()
+
+	def test_during_a_migrate_an_enqueue_runs_in_place_as_frappe_enqueue_does(self):
+		marker = f"jobkit-test-{uuid4().hex}"
+		frappe.flags.in_migrate = True
+		try:
+			handle = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, marker=marker)
+			# A delayed job is due after the migration: it waits for a worker as at any other time.
+			later = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, delay=3600, marker=marker)
+		finally:
+			frappe.flags.in_migrate = False
+		self.assertEqual((handle.status, handle.result), ("finished", marker))
+		self.assertEqual(len(self.recorded(marker)), 1)
+		self.assertEqual(later.status, "scheduled")
+		later.fetch().delete()
+
 	def test_a_job_id_without_uniqueness_is_exactly_frappes(self):
 		job_id = f"jobkit-test-{uuid4().hex}"
 		handle = jobkit.enqueue(
