@@ -208,4 +208,46 @@ def jobkit_scheduler(interval: float = 1.0, once: bool = False):
 	promoter.run(connection, queues, interval, promoter.stop_on_signals())
 
 
-commands = [jobkit_commands, jobkit_scheduler]
+@click.command("jobkit-worker")
+@click.option(
+	"--queue",
+	type=str,
+	help="Queue to consume from. Multiple queues can be specified using comma-separated string. "
+	"If not specified all queues are consumed.",
+)
+@click.option("--quiet", is_flag=True, default=False, help="Hide Log Outputs")
+@click.option("-u", "--rq-username", default=None, help="Redis ACL user")
+@click.option("-p", "--rq-password", default=None, help="Redis ACL user password")
+@click.option("--burst", is_flag=True, default=False, help="Run Worker in Burst mode.")
+@click.option(
+	"--strategy",
+	required=False,
+	type=click.Choice(["round_robin", "random"]),
+	help="Dequeuing strategy to use",
+)
+def jobkit_worker(queue, quiet=False, rq_username=None, rq_password=None, burst=False, strategy=None):
+	"""`bench worker`, running jobkit's worker class: no job lost between its pop and its start, lost
+	runs renewed and reaped (Procfile: `worker: bench jobkit-worker`)."""
+	from frappe.utils import background_jobs
+
+	from jobkit.engine.worker.workers import Worker
+
+	# Frappe's own start_worker, so its connection, queue names, logging, niceness and signals are
+	# exactly `bench worker`'s; it builds the module's `Worker`, which this process (a worker and
+	# nothing else) points at jobkit's class for the call.
+	frappes = background_jobs.Worker
+	background_jobs.Worker = Worker
+	try:
+		background_jobs.start_worker(
+			queue,
+			quiet=quiet,
+			rq_username=rq_username,
+			rq_password=rq_password,
+			burst=burst,
+			strategy=strategy,
+		)
+	finally:
+		background_jobs.Worker = frappes
+
+
+commands = [jobkit_commands, jobkit_scheduler, jobkit_worker]

@@ -1,0 +1,79 @@
+"""`bench jobkit-worker`: Frappe's `bench worker` running jobkit's worker class."""
+
+import os
+import subprocess
+import time
+from uuid import uuid4
+
+import frappe
+from rq import Queue
+
+import jobkit
+from jobkit.engine import defaults, reaper, taking
+from jobkit.tests.utils import BENCH_HELPER, TEST_USER, WORKER_TIMEOUT_SECONDS, SiteJobsTestCase
+
+QUEUE = "short"
+
+
+def run_jobkit_worker(*options: str) -> str:
+	result = subprocess.run(
+		[*BENCH_HELPER, "jobkit-worker", "--queue", QUEUE, "--burst", *options],
+		cwd=os.path.join(frappe.utils.get_bench_path(), "sites"),
+		capture_output=True,
+		text=True,
+		timeout=WORKER_TIMEOUT_SECONDS,
+	)
+	output = result.stdout + result.stderr
+	if result.returncode != 0:
+		raise AssertionError(f"bench jobkit-worker exited {result.returncode}:\n{output}")
+	return output
+
+
+class TestJobkitWorker(SiteJobsTestCase):
+	def recorded(self, marker: str) -> list[dict]:
+		frappe.db.commit()
+		return frappe.get_all("ToDo", filters={"description": ("like", f"{marker}|%")}, fields=["owner"])
+
+	def test_it_runs_jobkit_jobs_and_frappes_own_as_bench_worker_does(self):
+		marker = f"jobkit-test-{uuid4().hex}"
+		frappe.set_user(TEST_USER)
+		handle = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, marker=marker)
+		frappe.set_user("Administrator")
+		frappes = frappe.enqueue("jobkit.tests.jobs.record_plain", queue=QUEUE, marker=f"{marker}-frappe")
+		frappe.db.commit()
+
+		output = run_jobkit_worker("--quiet")
+
+		self.assertEqual([row.owner for row in self.recorded(marker)], [TEST_USER])
+		self.assertEqual(len(self.recorded(f"{marker}-frappe")), 1)
+		self.assertEqual(handle.status, "finished")
+		self.assertEqual(frappes.get_status(refresh=True), "finished")
+		self.assertNotIn("Traceback", output)
+
+	def test_a_job_taken_by_a_worker_lost_before_it_started_it_is_given_back_and_runs_once(self):
+		marker = f"jobkit-test-{uuid4().hex}"
+		handle = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, marker=marker)
+		queue = jobkit.get_host().rq_queue(QUEUE)
+		# What jobkit-worker's pop does, by a worker that is then lost before it starts the job.
+		self.assertEqual(taking.take(queue.connection, [queue.key], None), (queue.key, handle.rq_id))
+		self.assertNotIn(handle.rq_id, queue.job_ids)
+		run_jobkit_worker()  # finds nothing to run: the job is off its queue
+		self.assertEqual(self.recorded(marker), [])
+
+		reaped = reaper.reap(jobkit.get_host(), now=time.time() + defaults.TAKEN_SECONDS + 1)
+		self.assertIn(handle.rq_id, [r.rq_id for r in reaped])
+		self.assertIn(handle.rq_id, Queue(queue.name, connection=queue.connection).job_ids)
+		run_jobkit_worker()
+		self.assertEqual(len(self.recorded(marker)), 1)
+		self.assertEqual(handle.status, "finished")
+
+	def test_bad_options_are_refused_as_bench_worker_refuses_them(self):
+		result = subprocess.run(
+			[*BENCH_HELPER, "jobkit-worker", "--strategy", "fastest", "--burst"],
+			cwd=os.path.join(frappe.utils.get_bench_path(), "sites"),
+			capture_output=True,
+			text=True,
+			timeout=WORKER_TIMEOUT_SECONDS,
+		)
+		self.assertNotEqual(result.returncode, 0)
+		self.assertIn("fastest", result.stderr)
