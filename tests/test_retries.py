@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
 import jobkit
@@ -29,6 +30,9 @@ def test_max_attempts_reached_is_a_final_failure(host, conn, running):
 	)
 	wait_for(lambda: handle.status == "failed", "the last attempt to fail")
 	assert [run["attempt"] for run in read_log(conn, "f:runs")] == [1, 2, 3]
+	# The job reads as failed once its failure is recorded, a moment before its callback runs.
+	wait_for(lambda: read_log(conn, "callbacks"), "the failure callback")
+	wait_for(lambda: Queue("default", connection=conn).started_job_registry.count == 0, "the run's end")
 	[callback] = read_log(conn, "callbacks")  # once, for the final failure only
 	assert callback["error"] == "ConnectionError: database gone (run 3)"
 

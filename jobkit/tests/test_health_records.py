@@ -142,7 +142,8 @@ class TestHealthRecords(JobkitTestCase):
 			("Jobkit Queue Wait", snapshot.max_wait),
 		):
 			data = chart_data(chart_name=chart, refresh=1)
-			self.assertEqual(data["labels"][-1], str(frappe.utils.getdate(snapshot.collected_at)))
+			# The labels are dates in the site's format (mm-dd-yyyy, dd.mm.yyyy, ...), as the chart shows them.
+			self.assertEqual(data["labels"][-1], frappe.utils.formatdate(snapshot.collected_at))
 			self.assertAlmostEqual(
 				data["datasets"][0]["values"][-1], value, delta=1
 			)  # today: one snapshot (whole numbers)
