@@ -230,7 +230,7 @@ def jobkit_worker(queue, quiet=False, rq_username=None, rq_password=None, burst=
 	runs renewed and reaped (Procfile: `worker: bench jobkit-worker`)."""
 	from frappe.utils import background_jobs
 
-	from jobkit.engine.worker.workers import Worker
+	from jobkit.site.worker import Worker
 
 	# Frappe's own start_worker, so its connection, queue names, logging, niceness and signals are
 	# exactly `bench worker`'s; it builds the module's `Worker`, which this process (a worker and
