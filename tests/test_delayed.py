@@ -74,7 +74,7 @@ def test_a_due_job_gone_from_redis_is_reported_not_pushed(host, conn, caplog):
 		({"delay": "10"}, "number of seconds"),
 		({"delay": 5, "at": datetime.now(timezone.utc)}, "not both"),
 		({"at": "2026-12-01 10:00"}, "must be a datetime"),
-		({"delay": 5, "now": True}, "now=True runs the job at once"),
+		({"delay": 5, "now": True}, r"now=True \(or is_async=False\) runs the job at once: drop delay="),
 	],
 )
 def test_bad_delays_enqueue_nothing(host, conn, options, message):
