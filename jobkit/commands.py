@@ -4,6 +4,7 @@ from contextlib import contextmanager
 
 import click
 from frappe.commands import get_site, pass_context
+from frappe.commands.scheduler import start_worker as frappe_worker_command
 
 EXIT_REFUSED = 1
 
@@ -208,26 +209,7 @@ def jobkit_scheduler(interval: float = 1.0, once: bool = False):
 	promoter.run(connection, queues, interval, promoter.stop_on_signals())
 
 
-@click.command("jobkit-worker")
-@click.option(
-	"--queue",
-	type=str,
-	help="Queue to consume from. Multiple queues can be specified using comma-separated string. "
-	"If not specified all queues are consumed.",
-)
-@click.option("--quiet", is_flag=True, default=False, help="Hide Log Outputs")
-@click.option("-u", "--rq-username", default=None, help="Redis ACL user")
-@click.option("-p", "--rq-password", default=None, help="Redis ACL user password")
-@click.option("--burst", is_flag=True, default=False, help="Run Worker in Burst mode.")
-@click.option(
-	"--strategy",
-	required=False,
-	type=click.Choice(["round_robin", "random"]),
-	help="Dequeuing strategy to use",
-)
-def jobkit_worker(queue, quiet=False, rq_username=None, rq_password=None, burst=False, strategy=None):
-	"""`bench worker`, running jobkit's worker class: no job lost between its pop and its start, lost
-	runs renewed and reaped (Procfile: `worker: bench jobkit-worker`)."""
+def _start_jobkit_worker(**options):
 	from frappe.utils import background_jobs
 
 	from jobkit.site.worker import Worker
@@ -238,16 +220,19 @@ def jobkit_worker(queue, quiet=False, rq_username=None, rq_password=None, burst=
 	frappes = background_jobs.Worker
 	background_jobs.Worker = Worker
 	try:
-		background_jobs.start_worker(
-			queue,
-			quiet=quiet,
-			rq_username=rq_username,
-			rq_password=rq_password,
-			burst=burst,
-			strategy=strategy,
-		)
+		background_jobs.start_worker(**options)
 	finally:
 		background_jobs.Worker = frappes
+
+
+# `bench worker`'s own options (Frappe's command's parameters, whatever its version declares).
+jobkit_worker = click.Command(
+	"jobkit-worker",
+	params=frappe_worker_command.params,
+	callback=_start_jobkit_worker,
+	help="`bench worker`, running jobkit's worker class: no job lost between its pop and its start, "
+	"lost runs renewed and reaped (Procfile: `worker: bench jobkit-worker`).",
+)
 
 
 commands = [jobkit_commands, jobkit_scheduler, jobkit_worker]

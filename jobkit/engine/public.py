@@ -72,8 +72,8 @@ def enqueue(
 	worker, inside the job's context. ``now=True`` runs the job here and now, through the same
 	wrapper; so do ``is_async=False`` (or ``async=False``, as ``frappe.enqueue`` spells it too) and,
 	as under ``frappe.enqueue``, every enqueue without ``delay``/``at`` while the host runs all
-	work in place (Frappe: during ``bench migrate``). Everything is validated before anything is written, and errors subclass
-	``JobkitError``.
+	work in place (Frappe: during ``bench migrate``). Everything is validated before anything is
+	written, and errors subclass ``JobkitError``.
 	"""
 	host = get_host()
 	if "async" in kwargs:  # frappe.enqueue's older spelling, a keyword Python cannot name

@@ -29,10 +29,11 @@ def start(connection, rq_job, *, build_host: bool = True) -> bool:
 	try:
 		if taking.was_taken(rq_job):
 			# A batch chunk's first reads go in the same round trip; the work-horse inherits them.
-			read = _chunk_runs().start_reads(envelope) if envelope is not None else None
+			chunk_runs = _chunk_runs() if envelope is not None else None
+			read = chunk_runs.start_reads(envelope) if chunk_runs is not None else None
 			started, replies = taking.start(connection, rq_job.id, in_flight, read)
 			if started and read is not None:
-				_chunk_runs().keep_start_reads(rq_job.id, replies)
+				chunk_runs.keep_start_reads(rq_job.id, replies)
 		else:
 			started = True
 			if in_flight is not None:
