@@ -210,19 +210,9 @@ def jobkit_scheduler(interval: float = 1.0, once: bool = False):
 
 
 def _start_jobkit_worker(**options):
-	from frappe.utils import background_jobs
+	from jobkit.site import worker
 
-	from jobkit.site.worker import Worker
-
-	# Frappe's own start_worker, so its connection, queue names, logging, niceness and signals are
-	# exactly `bench worker`'s; it builds the module's `Worker`, which this process (a worker and
-	# nothing else) points at jobkit's class for the call.
-	frappes = background_jobs.Worker
-	background_jobs.Worker = Worker
-	try:
-		background_jobs.start_worker(**options)
-	finally:
-		background_jobs.Worker = frappes
+	worker.become(options)
 
 
 # `bench worker`'s own options (Frappe's command's parameters, whatever its version declares).

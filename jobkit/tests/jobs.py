@@ -1,6 +1,7 @@
 """Job functions for the Frappe-level tests; a real bench worker imports them by dotted path."""
 
 import os
+import sys
 import time
 
 import frappe
@@ -26,6 +27,19 @@ def record_plain(marker: str) -> str:
 		ignore_permissions=True
 	)
 	return marker
+
+
+def resident_kilobytes() -> int:
+	"""The job's resident memory in kB (VmRSS: what Frappe's test_memory_usage reads, unrounded)."""
+	with open("/proc/self/status") as status:
+		return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def worker_process() -> dict:
+	"""What the job's worker (the parent of its work-horse) runs and has loaded."""
+	with open(f"/proc/{os.getppid()}/cmdline") as cmdline:
+		command_line = cmdline.read().split("\0")
+	return {"worker_command_line": command_line, "bench_commands_loaded": "frappe.commands" in sys.modules}
 
 
 def fail(marker: str) -> None:

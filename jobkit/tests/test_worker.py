@@ -15,9 +15,9 @@ from jobkit.tests.utils import BENCH_HELPER, TEST_USER, WORKER_TIMEOUT_SECONDS, 
 QUEUE = "short"
 
 
-def run_jobkit_worker(*options: str) -> str:
+def run_jobkit_worker(*options: str, command: str = "jobkit-worker") -> str:
 	result = subprocess.run(
-		[*BENCH_HELPER, "jobkit-worker", "--queue", QUEUE, "--burst", *options],
+		[*BENCH_HELPER, command, "--queue", QUEUE, "--burst", *options],
 		cwd=os.path.join(frappe.utils.get_bench_path(), "sites"),
 		capture_output=True,
 		text=True,
@@ -25,7 +25,7 @@ def run_jobkit_worker(*options: str) -> str:
 	)
 	output = result.stdout + result.stderr
 	if result.returncode != 0:
-		raise AssertionError(f"bench jobkit-worker exited {result.returncode}:\n{output}")
+		raise AssertionError(f"bench {command} exited {result.returncode}:\n{output}")
 	return output
 
 
@@ -66,6 +66,39 @@ class TestJobkitWorker(SiteJobsTestCase):
 		run_jobkit_worker()
 		self.assertEqual(len(self.recorded(marker)), 1)
 		self.assertEqual(handle.status, "finished")
+
+	def test_its_jobs_carry_no_more_memory_than_under_bench_worker(self):
+		# A forking worker's jobs carry what the worker loaded; jobkit-worker's process loads no bench
+		# command (jobkit.site.worker). Measured as Frappe's test_memory_usage does, in one run.
+		def job_memory(command: str) -> int:
+			jobs = [frappe.enqueue("jobkit.tests.jobs.resident_kilobytes", queue=QUEUE) for _ in range(3)]
+			frappe.db.commit()
+			run_jobkit_worker("--quiet", command=command)
+			return max(job.latest_result().return_value for job in jobs)
+
+		bench_worker, jobkit_worker = job_memory("worker"), job_memory("jobkit-worker")
+		self.assertLessEqual(
+			jobkit_worker,
+			bench_worker,
+			f"kB resident in a job: {jobkit_worker} (jobkit-worker), {bench_worker}",
+		)
+
+	def test_its_process_is_the_commands_own_and_loads_no_bench_command(self):
+		# The bench command's process becomes the worker (the pid a process manager knows), without
+		# the command line of every app that `bench` loaded first.
+		job = frappe.enqueue("jobkit.tests.jobs.worker_process", queue=QUEUE)
+		frappe.db.commit()
+		process = subprocess.run(
+			[*BENCH_HELPER, "jobkit-worker", "--queue", QUEUE, "--burst", "--quiet"],
+			cwd=os.path.join(frappe.utils.get_bench_path(), "sites"),
+			capture_output=True,
+			text=True,
+			timeout=WORKER_TIMEOUT_SECONDS,
+		)
+		self.assertEqual(process.returncode, 0, process.stderr)
+		seen = job.latest_result().return_value
+		self.assertIn("jobkit.site.worker", seen["worker_command_line"])
+		self.assertFalse(seen["bench_commands_loaded"])
 
 	def test_bad_options_are_refused_as_bench_worker_refuses_them(self):
 		result = subprocess.run(
