@@ -172,3 +172,27 @@ def test_long_running_worker_runs_jobs_and_stops_cleanly(host, conn, redis_url):
 
 	after = jobkit.enqueue("tests.fixtures.add", a=1, b=1)
 	assert after.status == "queued"
+
+
+@pytest.mark.parametrize("job_id", [None, "stored-data-1"], ids=["plain", "unique"])
+@pytest.mark.parametrize("size", [10, 5000], ids=["small", "large"])
+def test_a_jobs_data_is_stored_as_rq_reads_it_and_runs(host, conn, redis_url, job_id, size):
+	import zlib
+
+	from jobkit.engine import rqjob
+
+	value = "x" * size
+	handle = jobkit.enqueue("tests.fixtures.record", job_id=job_id, key="stored", value=value)
+	stored = conn.hget(Job.key_for(handle.rq_id), "data")
+	data = Job.fetch(handle.rq_id, connection=conn).data  # as RQ reads it back
+	# Up to PLAIN_DATA_BYTES as it is (no zlib set-up per enqueue), a larger one compressed, as RQ does.
+	if size < rqjob.PLAIN_DATA_BYTES:
+		assert stored == data
+	else:
+		assert len(data) > rqjob.PLAIN_DATA_BYTES
+		assert zlib.decompress(stored) == data
+	assert Job.fetch(handle.rq_id, connection=conn).kwargs == handle.fetch().kwargs
+
+	run_burst_worker(redis_url)
+	assert read_log(conn, "stored") == [value]
+	assert handle.status == "finished"
