@@ -36,6 +36,7 @@ _EXPORTS = {
 	"jobkit.engine.retries": ("Retry",),
 	"jobkit.engine.rq_host": ("RQHost",),
 	"jobkit.engine.skipped": ("SkippedRun", "SkippedRuns"),
+	"jobkit.site.documents": ("enqueue_doc", "queue_action"),
 	"jobkit.site.hooks_check": ("check_hooks",),
 }  # fmt: skip
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

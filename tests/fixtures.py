@@ -252,6 +252,14 @@ def fail_with_progress(key: str) -> None:
 		raise ValueError("the file is empty")
 
 
+def count_about_a_record(items: int, key: str, doctype: str, name: str, **options) -> None:
+	"""count_with_progress, run as a record's runner runs a job: inside ``progress.about``."""
+	from jobkit.engine import progress
+
+	with progress.about(doctype, name):
+		count_with_progress(items, key, **options)
+
+
 def progress_left_open(items: int) -> None:
 	"""Report progress without a `with` block: the runner sends the final state."""
 	tracker = jobkit.progress(total=items)

@@ -101,6 +101,24 @@ def test_a_message_goes_to_its_owner_or_its_document_never_to_the_site(host, red
 	)
 
 
+def test_a_job_run_about_a_record_reports_to_its_room_unless_it_names_another(host, redis_url, events):
+	about = {"items": 2, "doctype": "ToDo", "name": "TD-1"}
+	defaulted = engine_enqueue(
+		host, "tests.fixtures.count_about_a_record", user="bob@example.com", kwargs={**about, "key": "a"}
+	)
+	named = engine_enqueue(
+		host,
+		"tests.fixtures.count_about_a_record",
+		user="bob@example.com",
+		kwargs={**about, "key": "b", "reference_doctype": "Sales Invoice", "reference_name": "SINV-2"},
+	)
+	run_burst_worker(redis_url)
+	wait_for(lambda: all(events.progress_of(h.rq_id) for h in (defaulted, named)), "messages")
+	assert {m["room"] for m in events.progress_of(defaulted.rq_id)} == {"doc:ToDo/TD-1"}
+	assert {m["room"] for m in events.progress_of(named.rq_id)} == {"doc:Sales Invoice/SINV-2"}
+	assert jobkit.progress_of(defaulted.rq_id)["reference_name"] == "TD-1"
+
+
 def test_the_last_state_is_readable_after_the_end_and_gone_after_its_keep_time(host, conn, redis_url):
 	kept = jobkit.enqueue("tests.fixtures.count_with_progress", items=5, key="k")
 	assert jobkit.progress_of(kept.rq_id) is None  # nothing reported before it runs

@@ -13,8 +13,10 @@ when one is given; never a site-wide room. Cancel is cooperative: ``request_canc
 flag that the tracker reads at most every ``CANCEL_CHECK_SECONDS`` and exposes as ``cancelled``.
 """
 
+import contextvars
 import json
 import time
+from contextlib import contextmanager
 from typing import Any
 
 from jobkit.engine import context, keys
@@ -26,6 +28,11 @@ RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 STATUSES = (RUNNING, DONE, FAILED, CANCELLED)
 # The realtime event a progress state goes out as.
 EVENT = keys.PROGRESS_EVENT
+# The record a job works on, when its runner knows it (a document's method): its progress goes to
+# that record's room unless the job names another.
+_reference: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+	"jobkit_progress_reference", default=None
+)
 # How often a tracker reads its cancel flag from Redis (seconds).
 CANCEL_CHECK_SECONDS = 0.1
 # While a job runs, its state outlives the last update by this long (a job killed mid-way
@@ -69,6 +76,8 @@ class Progress:
 			)
 		if (reference_doctype is None) != (reference_name is None):
 			raise InvalidArgument("give reference_doctype and reference_name together, or neither")
+		if reference_doctype is None and (default := _reference.get()):
+			reference_doctype, reference_name = default
 		rate = host.progress_rate if rate is None else rate
 		if not is_number(rate) or rate <= 0:
 			raise InvalidArgument(f"rate must be a positive number of messages a second, not {rate!r}")
@@ -236,6 +245,17 @@ def start(
 		rate=rate,
 		keep_seconds=keep_seconds,
 	)
+
+
+@contextmanager
+def about(doctype: str, name: str):
+	"""Within the block, a job's progress goes to the room of record ``doctype``/``name`` unless it
+	names a reference itself (the runner of a document's method sets it)."""
+	token = _reference.set((doctype, name))
+	try:
+		yield
+	finally:
+		_reference.reset(token)
 
 
 def _write(pipe, namespace: str, state: dict, ttl: int) -> None:

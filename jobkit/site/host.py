@@ -16,7 +16,7 @@ from frappe.utils import background_jobs
 
 from jobkit.engine import defaults, keys
 from jobkit.engine.runner import NamedRunner
-from jobkit.site import compat
+from jobkit.site import compat, documents
 from jobkit.site.records import batches as batch_records
 from jobkit.site.records import failed_jobs, skipped_runs
 from jobkit.site.text import site_timezone
@@ -158,7 +158,7 @@ class FrappeHost:
 		frappe.log_error(title=title, message=message)
 
 	def dead_letter(self, letter) -> None:
-		failed_jobs.record(letter)
+		documents.note_final_failure(letter, failed_jobs.record(letter))
 
 	def scheduler_target(self) -> str | None:
 		# execute_job describes the job it runs in frappe.local.job (v15 and v16).
