@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import sys
 import time
 from uuid import uuid4
 
@@ -9,7 +10,7 @@ import frappe
 from rq import Queue
 
 import jobkit
-from jobkit.engine import defaults, reaper, taking
+from jobkit.engine import defaults, reaper
 from jobkit.tests.utils import BENCH_HELPER, TEST_USER, WORKER_TIMEOUT_SECONDS, SiteJobsTestCase
 
 QUEUE = "short"
@@ -50,12 +51,24 @@ class TestJobkitWorker(SiteJobsTestCase):
 		self.assertEqual(frappes.get_status(refresh=True), "finished")
 		self.assertNotIn("Traceback", output)
 
-	def test_a_job_taken_by_a_worker_lost_before_it_started_it_is_given_back_and_runs_once(self):
+	def test_a_job_taken_by_a_worker_killed_before_it_started_it_is_given_back_and_runs_once(self):
 		marker = f"jobkit-test-{uuid4().hex}"
 		handle = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, marker=marker)
 		queue = jobkit.get_host().rq_queue(QUEUE)
-		# What jobkit-worker's pop does, by a worker that is then lost before it starts the job.
-		self.assertEqual(taking.take(queue.connection, [queue.key], None), (queue.key, handle.rq_id))
+		# jobkit-worker's own worker takes the job with its own pop and is killed (SIGKILL) before
+		# it starts it.
+		lost = subprocess.Popen(
+			[sys.executable, "-m", "jobkit.tests.lost_worker", QUEUE],
+			cwd=os.path.join(frappe.utils.get_bench_path(), "sites"),
+			stdout=subprocess.PIPE,
+			text=True,
+		)
+		try:
+			taken = lost.stdout.readline().strip()
+		finally:
+			lost.kill()
+			lost.communicate(timeout=WORKER_TIMEOUT_SECONDS)
+		self.assertEqual(taken, handle.rq_id)
 		self.assertNotIn(handle.rq_id, queue.job_ids)
 		run_jobkit_worker()  # finds nothing to run: the job is off its queue
 		self.assertEqual(self.recorded(marker), [])
