@@ -28,7 +28,7 @@ RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 STATUSES = (RUNNING, DONE, FAILED, CANCELLED)
 # The realtime event a progress state goes out as.
 EVENT = keys.PROGRESS_EVENT
-# The record a job works on, when its runner knows it (a document's method): its progress goes to
+# The record a job works on, when its job says so (jobkit.enqueue_doc, queue_action): its progress goes to
 # that record's room unless the job names another.
 _reference: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
 	"jobkit_progress_reference", default=None
@@ -250,7 +250,7 @@ def start(
 @contextmanager
 def about(doctype: str, name: str):
 	"""Within the block, a job's progress goes to the room of record ``doctype``/``name`` unless it
-	names a reference itself (the runner of a document's method sets it)."""
+	names a reference itself (the jobs of jobkit.enqueue_doc and queue_action set it)."""
 	token = _reference.set((doctype, name))
 	try:
 		yield

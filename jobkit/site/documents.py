@@ -1,8 +1,8 @@
 """Jobs that run a method of a document: ``jobkit.enqueue_doc`` and ``jobkit.queue_action``, the
 counterparts of ``frappe.enqueue_doc`` and ``Document.queue_action``, with jobkit's options.
 
-Each is a jobkit job whose method is one of the two runners below (dotted paths that stay, as they
-are stored in queued jobs), with the document in its arguments (``doctype``, ``name``):
+Each is a jobkit job whose method is ``run_doc_method`` or ``run_action`` below (dotted paths that
+stay, as they are stored in queued jobs), with the document in its arguments (``doctype``, ``name``):
 - unique per document and method by default: the job id is ``{doctype}::{name}::{method}``, so a
   second call while the first is queued or running gives the first one's handle
   (``enqueue_doc``) or is refused (``queue_action``); ``job_id=`` or ``unique=False`` change that;
@@ -15,8 +15,8 @@ are stored in queued jobs), with the document in its arguments (``doctype``, ``n
   until the run ends.
 
 Everything is checked before anything is written: an unknown DocType, a missing document, a method
-the controller does not have; the desk endpoint (``jobkit.api.enqueue_doc``) also refuses a
-method that is not whitelisted and a document the caller cannot read.
+the controller does not have. Like Frappe's, they are for server code and do not ask for a
+whitelisted method: a desk button calls a whitelisted method that enqueues.
 """
 
 import hashlib
@@ -32,8 +32,8 @@ from jobkit.site.text import as_text
 
 RUN_DOC_METHOD = "jobkit.site.documents.run_doc_method"
 RUN_ACTION = "jobkit.site.documents.run_action"
-RUNNERS = (RUN_DOC_METHOD, RUN_ACTION)
-# The runners' own arguments: a method's keyword arguments cannot use these names.
+JOB_METHODS = (RUN_DOC_METHOD, RUN_ACTION)
+# What those two take for the document itself: a method's keyword arguments cannot use these names.
 RESERVED = ("doctype", "name", "doc_method", "action")
 
 
@@ -117,8 +117,8 @@ def run_action(doctype: str, name: str, action: str, **kwargs) -> None:
 
 
 def note_final_failure(letter, record_name: str) -> None:
-	"""Comment on the document of a runner's job that failed for good, linking its failed-job record."""
-	if letter.method not in RUNNERS:
+	"""Comment on the document of one of those jobs that failed for good, linking its failed-job record."""
+	if letter.method not in JOB_METHODS:
 		return
 	arguments = letter.kwargs
 	doctype, name = arguments.get("doctype"), arguments.get("name")
@@ -174,14 +174,14 @@ def _method_of(doctype: str, method, caller: str):
 	return function
 
 
-def _with_arguments(options: dict, **runner_arguments) -> dict:
+def _with_arguments(options: dict, **own_arguments) -> dict:
 	clash = sorted(set(options) & set(RESERVED))
 	if clash:
 		raise InvalidArgument(
 			f"keyword argument(s) {', '.join(clash)} are the document's own (doctype, name and method): "
 			"rename the method's parameter"
 		)
-	return {**options, **runner_arguments}
+	return {**options, **own_arguments}
 
 
 def _refuse_queued():

@@ -26,7 +26,7 @@ class TestDocuments(SiteJobsTestCase):
 		frappe.db.delete("Comment", {"reference_doctype": "ToDo", "reference_name": self.todo.name})
 		failed = frappe.get_all(
 			"Jobkit Failed Job",
-			filters={"reference_name": self.todo.name, "method": ("in", documents.RUNNERS)},
+			filters={"reference_name": self.todo.name, "method": ("in", documents.JOB_METHODS)},
 			pluck="name",
 		)
 		frappe.db.delete("Jobkit Failed Job Attempt", {"parent": ("in", failed or [""])})
