@@ -42,22 +42,13 @@ class TestDocuments(SiteJobsTestCase):
 
 	def test_enqueue_doc_runs_the_method_as_its_user_once_per_document_and_method(self):
 		frappe.set_user(TEST_USER)
-		first = jobkit.enqueue_doc(
-			"ToDo",
-			self.todo.name,
-			"db_set",
-			queue=QUEUE,
-			fieldname="description",
-			value=f"{self.marker}|first",
-		)
-		again = jobkit.enqueue_doc(
-			"ToDo",
-			self.todo.name,
-			"db_set",
-			queue=QUEUE,
-			fieldname="description",
-			value=f"{self.marker}|again",
-		)
+
+		def describe(value: str):
+			return jobkit.enqueue_doc(
+				"ToDo", self.todo.name, "db_set", queue=QUEUE, fieldname="description", value=value
+			)
+
+		first, again = describe(f"{self.marker}|first"), describe(f"{self.marker}|again")
 		frappe.set_user("Administrator")
 		self.assertEqual(first.id, f"ToDo::{self.todo.name}::db_set")
 		self.assertEqual(again.rq_id, first.rq_id)  # the one already queued
