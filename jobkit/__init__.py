@@ -36,12 +36,15 @@ _EXPORTS = {
 	"jobkit.engine.retries": ("Retry",),
 	"jobkit.engine.rq_host": ("RQHost",),
 	"jobkit.engine.skipped": ("SkippedRun", "SkippedRuns"),
-	"jobkit.site.documents": ("enqueue_doc", "queue_action"),
 	"jobkit.site.hooks_check": ("check_hooks",),
 }  # fmt: skip
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 # Names for a Frappe site alone, importable anywhere but left out of `from jobkit import *`.
-_SITE_ONLY = {"DocTypeQuery": "jobkit.site.doctype_query"}
+_SITE_ONLY = {
+	"DocTypeQuery": "jobkit.site.doctype_query",
+	"enqueue_doc": "jobkit.site.documents",
+	"queue_action": "jobkit.site.documents",
+}
 # Submodules that are part of the API: `jobkit.health.check()`.
 _SUBMODULES = ("health",)
 

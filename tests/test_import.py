@@ -33,3 +33,11 @@ def test_public_api_is_exported():
 def test_doctype_query_outside_frappe_names_what_to_use_instead():
 	with pytest.raises(jobkit.NotConfigured, match=r"needs a Frappe site.*keys_after"):
 		jobkit.DocTypeQuery("ToDo")
+
+
+@pytest.mark.parametrize(
+	("name", "args"), [("enqueue_doc", ("ToDo", "TD-1", "db_set")), ("queue_action", (None, "submit"))]
+)
+def test_a_documents_method_outside_frappe_names_what_to_use_instead(name, args):
+	with pytest.raises(jobkit.NotConfigured, match=r"needs a Frappe site.*jobkit.enqueue"):
+		getattr(jobkit, name)(*args)

@@ -21,14 +21,18 @@ whitelisted method: a desk button calls a whitelisted method that enqueues.
 
 import hashlib
 
-import frappe
-from frappe import _
-
 from jobkit.engine import progress, public
 from jobkit.engine.enqueue import MAX_JOB_ID_LENGTH
-from jobkit.engine.errors import InvalidArgument, InvalidMethod
+from jobkit.engine.errors import InvalidArgument, InvalidMethod, NotConfigured
 from jobkit.engine.handle import JobHandle
-from jobkit.site.text import as_text
+
+try:
+	import frappe
+	from frappe import _
+
+	from jobkit.site.text import as_text
+except ImportError:  # outside a bench `jobkit.enqueue_doc` still imports, and says what it needs
+	frappe = None
 
 RUN_DOC_METHOD = "jobkit.site.documents.run_doc_method"
 RUN_ACTION = "jobkit.site.documents.run_action"
@@ -51,6 +55,7 @@ def enqueue_doc(
 
 	A Single DocType needs no ``name``. Unique per document and method unless told otherwise (a
 	second call while one is queued or running returns that one's handle)."""
+	_needs_a_site("enqueue_doc")
 	doctype, name = _document(doctype, name, "enqueue_doc")
 	_method_of(doctype, method, "enqueue_doc")
 	kwargs.setdefault("job_id", job_id_for(doctype, name, method))
@@ -70,6 +75,7 @@ def queue_action(doc, action: str, **kwargs) -> JobHandle:
 
 	Raises ``frappe.DocumentLockedError`` ("Document Queued") while an action of the document is
 	queued or running."""
+	_needs_a_site("queue_action")
 	from frappe.model.document import Document
 
 	if not isinstance(doc, Document):
@@ -140,6 +146,14 @@ def job_id_for(doctype: str, name: str, method: str) -> str:
 	if len(job_id) <= MAX_JOB_ID_LENGTH:
 		return job_id
 	return f"{doctype}::{hashlib.sha256(name.encode()).hexdigest()}::{method}"[:MAX_JOB_ID_LENGTH]
+
+
+def _needs_a_site(caller: str) -> None:
+	if frappe is None or not getattr(frappe.local, "site", None):
+		raise NotConfigured(
+			f"jobkit.{caller} runs a method of a Frappe document and needs a Frappe site; "
+			"outside Frappe, enqueue the function that does the work with jobkit.enqueue"
+		)
 
 
 def _document(doctype, name, caller: str) -> tuple[str, str]:
