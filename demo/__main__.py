@@ -67,7 +67,7 @@ def main() -> int:
 		for step in STEPS:
 			step(tour)
 	finally:
-		heading("18. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
+		heading("19. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
 		codes = [stop_worker(worker) for worker in workers]
 		tour.check(all(code == 0 for code in codes), f"workers exited cleanly (exit codes {codes})")
 	heading("done" if not tour.problems else f"{len(tour.problems)} problem(s): {tour.problems}")
@@ -306,7 +306,7 @@ def a_lost_worker_gives_back(tour: Tour) -> None:
 	lost = run_worker(tour.redis_url, "reports", worker_class="demo.jobs.WorkerLostAfterTaking")
 	print(f"   a worker took {emailed.rq_id} and died (exit {lost}) before starting it, as on a lost machine")
 	# A dead worker stays registered in RQ until its key expires (minutes); a supervisor's
-	# restart would replace it. Deregistered here, so that step 16 does not count it.
+	# restart would replace it. Deregistered here, so that step 17 does not count it.
 	for dead in Worker.all(queue=host.rq_queue("reports")):
 		dead.register_death()
 	check(
@@ -330,11 +330,30 @@ def a_lost_worker_gives_back(tour: Tour) -> None:
 	check(emailed.status == "finished", f"and it ran: {emailed.fetch().return_value()!r}")
 
 
+def pausing_a_queue(tour: Tour) -> None:
+	host = tour.host
+	check = tour.check
+	heading("14. pause_queue: jobkit's workers start no job from a paused queue until it is resumed")
+	unaware = jobkit.pause_queue("reports")
+	emailed = jobkit.enqueue("demo.jobs.email_report", queue="reports", day="2026-11-25")
+	run_burst_worker(tour.redis_url, "reports")  # a worker restarted while the queue is paused
+	check(
+		emailed.status == "queued" and jobkit.paused_queues() == ["reports"] and unaware == [],
+		"paused: a worker on 'reports' started nothing, and the enqueue was still accepted",
+	)
+	[note] = [f for f in jobkit.health.check().findings if f.check == "paused"]
+	print(f"   health: {note.severity} {note.message}")
+	jobkit.resume_queue("reports")
+	run_burst_worker(tour.redis_url, "reports")
+	check(emailed.status == "finished", f"resumed, it ran: {emailed.fetch().return_value()!r}")
+	check(host.rq_queue("reports").count == 0, "and nothing is left on 'reports'")
+
+
 def batches(tour: Tour) -> None:
 	host = tour.host
 	connection = tour.host.connection
 	check = tour.check
-	heading("14. jobkit.batch: 2 000 items in chunks of 100, at most 2 chunks at a time, one failing item")
+	heading("15. jobkit.batch: 2 000 items in chunks of 100, at most 2 chunks at a time, one failing item")
 	connection.delete("demo:repriced", "demo:prices-fixed", "demo:batch-summaries")
 	batch = jobkit.batch(
 		"demo.jobs.reprice",
@@ -407,7 +426,7 @@ def batches(tour: Tour) -> None:
 def progress(tour: Tour) -> None:
 	connection = tour.host.connection
 	check = tour.check
-	heading("15. jobkit.progress: throttled, kept after the end, cancellable")
+	heading("16. jobkit.progress: throttled, kept after the end, cancellable")
 	listener = connection.pubsub(ignore_subscribe_messages=True)
 	listener.subscribe("jobkit:demo:events")
 	imported_rows = jobkit.enqueue("demo.jobs.import_rows", rows=400, seconds=2)
@@ -454,7 +473,7 @@ def progress(tour: Tour) -> None:
 
 def health(tour: Tour) -> None:
 	check = tour.check
-	heading("16. jobkit.health.check(): queues, workers, Redis, at a cost flat in queue length")
+	heading("17. jobkit.health.check(): queues, workers, Redis, at a cost flat in queue length")
 	report = jobkit.health.check()
 	print(f"   verdict {report.verdict} (collected in {report.duration_ms} ms)")
 	for q in report.queues:
@@ -471,7 +490,7 @@ def health(tour: Tour) -> None:
 def bad_input(tour: Tour) -> None:
 	connection = tour.host.connection
 	check = tour.check
-	heading("17. bad input: a clear error, and nothing is enqueued")
+	heading("18. bad input: a clear error, and nothing is enqueued")
 	before = job_count(connection)
 	bad_calls = [
 		("unknown queue", lambda: jobkit.enqueue("demo.jobs.resize_images", queue="urgent", count=1)),
@@ -525,6 +544,7 @@ STEPS = (
 	now_runs_here,
 	lost_runs_are_reaped,
 	a_lost_worker_gives_back,
+	pausing_a_queue,
 	batches,
 	progress,
 	health,
@@ -582,7 +602,7 @@ def worker_killed_alone(redis_url: str, host, check) -> None:
 		wait_for(lambda: reaped.extend(jobkit.reap()) or reaped) and reaped[0].outcome == "retried",
 		"jobkit.reap() retried the run once its lease went unrenewed",
 	)
-	# A supervisor would restart the worker; its RQ registration is dropped here instead (step 16).
+	# A supervisor would restart the worker; its RQ registration is dropped here instead (step 17).
 	for dead in Worker.all(queue=host.rq_queue("reports")):
 		dead.register_death()
 	wait_for(lambda: jobkit.promote_due() >= 0 and imported.status == "queued")

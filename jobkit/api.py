@@ -11,9 +11,9 @@ import json
 
 import frappe
 
-from jobkit.engine import progress, unique
+from jobkit.engine import pausing, progress, unique
 from jobkit.engine.batches import BatchNotFound
-from jobkit.engine.enqueue import MAX_JOB_ID_LENGTH
+from jobkit.engine.enqueue import MAX_JOB_ID_LENGTH, known_queue
 from jobkit.engine.errors import InvalidArgument
 from jobkit.site import actions
 from jobkit.site.host import host
@@ -165,6 +165,36 @@ def run_health_check() -> str:
 	return health_checks.take_snapshot()
 
 
+@frappe.whitelist(methods=["POST"])
+def pause_queue(queue) -> dict:
+	"""Pause a queue (System Manager): jobkit's workers start none of its jobs until it is resumed;
+	enqueues go on and running jobs finish. A queue is the bench's: every site's jobs on it wait.
+	Returns the live workers on it that do not honour the pause (stock `bench worker`s) and go on."""
+	frappe.only_for(MANAGER_ROLE)
+	rq_queue = host.rq_queue(_checked_queue(queue))
+	pausing.pause(host.connection, rq_queue.key)
+	frappe.logger("jobkit").info(f"queue {queue} paused by {frappe.session.user}")
+	unaware = pausing.unaware_workers(rq_queue)
+	message = frappe._(
+		"Queue {0} paused: jobkit's workers start none of its jobs until it is resumed."
+	).format(queue)
+	if unaware:
+		message += " " + frappe._("These workers do not honour the pause and go on: {0}").format(
+			", ".join(map(frappe.utils.escape_html, unaware))  # a worker's name is whatever it was given
+		)
+	return {"queue": queue, "paused": True, "unaware_workers": unaware, "message": message}
+
+
+@frappe.whitelist(methods=["POST"])
+def resume_queue(queue) -> dict:
+	"""Resume a paused queue (System Manager)."""
+	frappe.only_for(MANAGER_ROLE)
+	rq_queue = host.rq_queue(_checked_queue(queue))
+	pausing.resume(host.connection, rq_queue.key)
+	frappe.logger("jobkit").info(f"queue {queue} resumed by {frappe.session.user}")
+	return {"queue": queue, "paused": False, "message": frappe._("Queue {0} resumed.").format(queue)}
+
+
 @frappe.whitelist()
 def health_verdict_card(filters=None) -> str:
 	"""The Jobkit workspace's number card: the latest snapshot's verdict (System Manager)."""
@@ -214,6 +244,13 @@ def _checked_names(names: object) -> list[str]:
 			exc=frappe.ValidationError,
 		)
 	return list(dict.fromkeys(names))
+
+
+def _checked_queue(queue: object) -> str:
+	try:
+		return known_queue(host, queue)
+	except InvalidArgument as e:
+		frappe.throw(str(e), exc=frappe.ValidationError)
 
 
 def _checked_job_id(job_id: object) -> str:

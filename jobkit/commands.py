@@ -60,6 +60,43 @@ def unlock(context, job_id: str, force: bool = False):
 		click.secho(f"{job_id}: released ({', '.join(released) or 'nothing left to release'})", fg="green")
 
 
+@jobkit_commands.command("pause")
+@click.argument("queue")
+@pass_context
+def pause(context, queue: str):
+	"""Pause QUEUE: jobkit's workers start none of its jobs until `bench jobkit resume QUEUE`
+	(enqueues go on, running jobs finish; the queue is the bench's, so every site's jobs wait)."""
+	import jobkit
+
+	with connected_site(context):
+		try:
+			unaware = jobkit.pause_queue(queue)
+		except jobkit.UnknownQueue as e:
+			raise click.BadParameter(str(e), param_hint="QUEUE") from e
+	click.secho(f"{queue}: paused", fg="green")
+	if unaware:
+		click.secho(
+			f"These workers on {queue} do not honour the pause and go on starting its jobs (run "
+			f"`bench jobkit-worker` instead): {', '.join(unaware)}",
+			fg="yellow",
+		)
+
+
+@jobkit_commands.command("resume")
+@click.argument("queue")
+@pass_context
+def resume(context, queue: str):
+	"""Resume QUEUE, paused with `bench jobkit pause`."""
+	import jobkit
+
+	with connected_site(context):
+		try:
+			jobkit.resume_queue(queue)
+		except jobkit.UnknownQueue as e:
+			raise click.BadParameter(str(e), param_hint="QUEUE") from e
+	click.secho(f"{queue}: resumed", fg="green")
+
+
 @jobkit_commands.command("retry")
 @click.argument("names", nargs=-1)
 @click.option("--all-failed", is_flag=True, help="Every Jobkit Failed Job record still Failed.")
@@ -169,7 +206,7 @@ def doctor(context, as_json: bool = False):
 		click.echo(
 			f"  {queue.name:10} pending {queue.pending:>6}  oldest wait {wait:>8}  workers {queue.workers}"
 			f" (busy {queue.busy}, idle {queue.idle}, stale {queue.stale})  stuck {queue.stuck}"
-			f"  failed/h {queue.failed_last_hour}"
+			f"  failed/h {queue.failed_last_hour}{'  PAUSED' if queue.paused else ''}"
 		)
 	redis = report.redis
 	click.echo(

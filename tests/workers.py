@@ -17,6 +17,7 @@ WORKER_CLASSES = {
 	# A forking worker whose parent heartbeats every second while a job runs (RQ's default: 30 s).
 	"prompt": "tests.workers.PromptHeartbeatWorker",
 	"jobkit": "jobkit.engine.worker.Worker",
+	"jobkit simple": "jobkit.engine.worker.SimpleWorker",
 	"lost before its work-horse": "tests.workers.LostBeforeItsWorkHorse",
 	"lost after taking": "tests.workers.LostAfterTaking",
 	"slow to start": "tests.workers.SlowToStart",

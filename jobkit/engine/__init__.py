@@ -39,6 +39,9 @@ in flight
 take, start
     A jobkit worker takes a job off its queue with a note that it did (``taking.take``), then starts
     it: the note goes and the run goes in flight, in one step (``taking.start``).
+pause
+    A paused queue is one jobkit's workers take nothing from until it is resumed (``pausing``);
+    enqueues go on and running jobs finish.
 hand-off
     A scheduler's run of an ``@jobkit.job`` target, sent to the target's own queue as a unique job
     instead of running in the scheduler's slot (``jobfunction``).

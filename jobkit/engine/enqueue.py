@@ -204,8 +204,8 @@ def _conflict(connection, job_id, policy, queue, method_path, holder, status, *,
 	return JobHandle(job_id, holder, queue, method_path, connection, duplicate=True, replaced=replaced)
 
 
-def resolve_timeout(host: Host, queue: object, timeout: object) -> int:
-	"""The job timeout in seconds: the one given, else the queue's default."""
+def known_queue(host: Host, queue: object) -> str:
+	"""``queue`` when the host's workers listen to it, else UnknownQueue naming those they do."""
 	queues = host.queue_timeouts()
 	if not isinstance(queue, str) or queue not in queues:
 		raise UnknownQueue(
@@ -213,6 +213,13 @@ def resolve_timeout(host: Host, queue: object, timeout: object) -> int:
 			"Use one of those, or declare the queue (Frappe: the 'workers' section of "
 			"common_site_config.json; plain RQ: jobkit.configure(queues=...)) and start a worker for it"
 		)
+	return queue
+
+
+def resolve_timeout(host: Host, queue: object, timeout: object) -> int:
+	"""The job timeout in seconds: the one given, else the queue's default."""
+	queues = host.queue_timeouts()
+	known_queue(host, queue)
 	if timeout is None:
 		return int(queues[queue] or defaults.FALLBACK_TIMEOUT)
 	if not is_number(timeout):

@@ -10,7 +10,7 @@ SEVERITY_ORDER = {OK: 0, WARNING: 1, CRITICAL: 2}
 
 @dataclass(frozen=True)
 class Finding:
-	severity: str  # WARNING or CRITICAL
+	severity: str  # WARNING or CRITICAL; OK for a note that is no fault (a paused queue)
 	check: str
 	message: str
 	queue: str | None = None

@@ -30,6 +30,10 @@ LOCK = "jobkit:{namespace}:lock:{name}"
 # knows whose it is.
 TAKEN = "jobkit:taken"
 
+# Paused queues (a set of RQ queue keys): jobkit's workers take no job from them (see pausing.py).
+# Not namespaced, for the same reason as TAKEN: a queue is every site's on a bench.
+PAUSED = "jobkit:paused"
+
 # Jobs being run (a sorted set of RQ ids, scored by the Unix time their runner's lease ends);
 # an entry whose lease ran out belongs to a run whose process died (see reaper.py).
 IN_FLIGHT = "jobkit:{namespace}:in-flight"

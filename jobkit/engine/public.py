@@ -6,6 +6,7 @@ from collections.abc import Callable
 from jobkit.engine import batches as _batches
 from jobkit.engine import delayed as _delayed
 from jobkit.engine import enqueue as _enqueue
+from jobkit.engine import pausing as _pausing
 from jobkit.engine import progress as _progress
 from jobkit.engine import reaper as _reaper
 from jobkit.engine import runner as _runner
@@ -29,10 +30,13 @@ __all__ = [
 	"enqueue",
 	"get_host",
 	"is_enqueued",
+	"pause_queue",
+	"paused_queues",
 	"progress",
 	"progress_of",
 	"promote_due",
 	"reap",
+	"resume_queue",
 	"skipped_runs",
 ]
 
@@ -110,6 +114,29 @@ def is_enqueued(job_id: str) -> bool:
 	"""Whether a job enqueued with this ``job_id`` is waiting in a queue or running."""
 	host = get_host()
 	return _unique.is_enqueued(host.connection, host.namespace, job_id, host.rq_job_id(job_id))
+
+
+def pause_queue(queue: str) -> list[str]:
+	"""Pause ``queue``: jobkit's workers, on every host, start no job from it until ``resume_queue``;
+	enqueues go on and running jobs finish. Returns the names of the live workers on the queue that
+	do not honour a pause (stock RQ workers, such as Frappe's `bench worker`), which go on."""
+	host = get_host()
+	rq_queue = host.rq_queue(_enqueue.known_queue(host, queue))
+	_pausing.pause(host.connection, rq_queue.key)
+	return _pausing.unaware_workers(rq_queue)
+
+
+def resume_queue(queue: str) -> None:
+	"""Let jobkit's workers start jobs from ``queue`` again."""
+	host = get_host()
+	_pausing.resume(host.connection, host.rq_queue(_enqueue.known_queue(host, queue)).key)
+
+
+def paused_queues() -> list[str]:
+	"""The names of the host's queues that are paused."""
+	host = get_host()
+	paused = _pausing.paused(host.connection)
+	return [name for name in host.queue_timeouts() if host.rq_queue(name).key in paused]
 
 
 def promote_due() -> int:

@@ -50,13 +50,16 @@ def take(connection, queue_keys: list[str], timeout: float | None) -> tuple[str,
 
 	As RQ's ``Queue.lpop``: ``timeout`` None returns None at once when every queue is empty;
 	otherwise it waits up to ``timeout`` seconds for a job, then raises RQ's ``DequeueTimeout``.
+	A paused queue (``pausing``) counts as empty.
 	"""
 	from rq.exceptions import DequeueTimeout
 
 	ends = None if timeout is None else time.monotonic() + timeout
 	pause = MIN_POLL_SECONDS
 	while True:
-		taken = TAKE(connection, [keys.TAKEN, *queue_keys], [repr(time.time() + defaults.TAKEN_SECONDS)])
+		taken = TAKE(
+			connection, [keys.TAKEN, keys.PAUSED, *queue_keys], [repr(time.time() + defaults.TAKEN_SECONDS)]
+		)
 		if taken:
 			queue_key, job_id = (part.decode() if isinstance(part, bytes) else part for part in taken)
 			return queue_key, job_id
@@ -65,7 +68,11 @@ def take(connection, queue_keys: list[str], timeout: float | None) -> tuple[str,
 		left = ends - time.monotonic()
 		if left <= 0:
 			raise DequeueTimeout(timeout, queue_keys)
-		pause = _wait_for_a_job(connection, queue_keys, left, pause)
+		if taken == []:  # a paused queue holds jobs: waiting on it would return at once
+			time.sleep(min(pause, left))
+			pause = min(pause * 2, MAX_POLL_SECONDS)
+		else:
+			pause = _wait_for_a_job(connection, queue_keys, left, pause)
 
 
 def _wait_for_a_job(connection, queue_keys: list[str], seconds: float, pause: float) -> float:

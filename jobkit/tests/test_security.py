@@ -32,6 +32,8 @@ USERS = {
 XSS = "<img src=x onerror=alert(1)>"
 QUEUE = "short"
 MARKER = "jobkit-test-security"
+# The queue the matrix pauses and resumes (no test of this module runs jobs on it).
+PAUSED_QUEUE = "long"
 
 # Endpoint -> the roles whose call is allowed (HTTP 200); every other role gets 403.
 EVERYONE_LOGGED_IN = (WEBSITE, DESK, OWNER, MANAGER)
@@ -46,6 +48,8 @@ MATRIX = {
 	"GET jobkit.api.get_my_jobs": EVERYONE_LOGGED_IN,
 	"POST jobkit.api.cancel_job": (OWNER, MANAGER),
 	"POST jobkit.api.run_health_check": (MANAGER,),
+	"POST jobkit.api.pause_queue": (MANAGER,),  # then resumed by the next row
+	"POST jobkit.api.resume_queue": (MANAGER,),
 	"GET jobkit.api.health_verdict_card": (MANAGER,),
 	"GET jobkit.api.metrics": (MANAGER,),  # and the alert role of Jobkit Settings
 	"GET Jobkit Batch (a record)": (OWNER, MANAGER),
@@ -175,6 +179,8 @@ class TestSecurity(JobkitTestCase):
 				"retry_batch_failed_items": lambda: {"name": self.ended_batch_with_a_failed_item(OWNER)},
 				"get_progress": lambda: {"rq_id": f"batch:{self.batch_of(OWNER)}"},
 				"cancel_job": lambda: {"rq_id": f"batch:{self.batch_of(OWNER)}"},
+				"pause_queue": lambda: {"queue": PAUSED_QUEUE},
+				"resume_queue": lambda: {"queue": PAUSED_QUEUE},
 			}.get(target.rpartition(".")[2], dict)()
 			return verb, f"/api/method/{target}", params
 		doctype = target.partition(" (")[0]
@@ -189,6 +195,8 @@ class TestSecurity(JobkitTestCase):
 	# The tests --------------------------------------------------------------------------------------
 
 	def test_every_endpoint_answers_each_role_as_the_matrix_says(self):
+		if PAUSED_QUEUE not in jobkit.paused_queues():  # leave the queue as it was, whatever happens
+			self.addCleanup(jobkit.resume_queue, PAUSED_QUEUE)
 		outcomes = {}
 		for endpoint, allowed in MATRIX.items():
 			for role in ROLES:
@@ -272,6 +280,8 @@ class TestSecurity(JobkitTestCase):
 			("POST", "retry_batch_failed_items", {"name": ""}, "name must be the name of a Jobkit Batch"),
 			("GET", "get_progress", {"rq_id": "x" * 1001}, "give the job run's RQ id"),
 			("POST", "cancel_job", {"rq_id": ""}, "give the job run's RQ id"),
+			("POST", "pause_queue", {"queue": "nope"}, "unknown queue"),
+			("POST", "resume_queue", {"queue": ["long"]}, "unknown queue"),
 		]
 		for verb, method, params, message in cases:
 			response = self.call(MANAGER, verb, f"/api/method/jobkit.api.{method}", params)
@@ -285,6 +295,7 @@ class TestSecurity(JobkitTestCase):
 			("retry_failed_jobs", {"names": {"a": 1}}),
 			("discard_failed_jobs", {"names": 5}),
 			("clear_unique_lock", {"job_id": ["a"]}),
+			("pause_queue", {"queue": "nope"}),
 		):
 			response = self.call(DESK, "POST", f"/api/method/jobkit.api.{method}", params)
 			self.assertEqual(response.status_code, 403, f"{method}({params}): {response.status_code}")

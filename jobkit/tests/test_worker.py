@@ -11,9 +11,15 @@ from rq import Queue
 
 import jobkit
 from jobkit.engine import defaults, reaper
-from jobkit.tests.utils import BENCH_HELPER, TEST_USER, WORKER_TIMEOUT_SECONDS, SiteJobsTestCase
+from jobkit.tests.utils import BENCH_HELPER, TEST_USER, WORKER_TIMEOUT_SECONDS, SiteJobsTestCase, run_bench
 
 QUEUE = "short"
+# Jobs a worker runs before its jobs' memory is measured (Frappe's own test runs after others too).
+MEMORY_WARM_UP_JOBS = 10
+# How much more a job under jobkit-worker may hold than under bench worker: the same job differs by
+# a few pages from one worker process to the next (measured: +0.1 % on v15, -3.6 % on v16), where
+# one more import before the fork adds more (jobkit's runner and site host: 0.7 MB, 1.6 %).
+MEMORY_TOLERANCE = 0.01
 
 
 def run_jobkit_worker(*options: str, command: str = "jobkit-worker") -> str:
@@ -82,18 +88,35 @@ class TestJobkitWorker(SiteJobsTestCase):
 
 	def test_its_jobs_carry_no_more_memory_than_under_bench_worker(self):
 		# A forking worker's jobs carry what the worker loaded; jobkit-worker's process loads no bench
-		# command (jobkit.site.worker). Measured as Frappe's test_memory_usage does, in one run.
+		# command (jobkit.site.worker). Measured as Frappe's test_memory_usage measures it: a job of a
+		# long-running worker that has run others before, in one run for both commands.
 		def job_memory(command: str) -> int:
-			jobs = [frappe.enqueue("jobkit.tests.jobs.resident_kilobytes", queue=QUEUE) for _ in range(3)]
-			frappe.db.commit()
-			run_jobkit_worker("--quiet", command=command)
-			return max(job.latest_result().return_value for job in jobs)
+			worker = subprocess.Popen(
+				[*BENCH_HELPER, command, "--queue", QUEUE, "--quiet"],
+				cwd=os.path.join(frappe.utils.get_bench_path(), "sites"),
+				stdout=subprocess.DEVNULL,
+				stderr=subprocess.DEVNULL,
+			)
+			try:
+				warm_up = [frappe.enqueue("frappe.ping", queue=QUEUE) for _ in range(MEMORY_WARM_UP_JOBS)]
+				measured = [
+					frappe.enqueue("jobkit.tests.jobs.resident_kilobytes", queue=QUEUE) for _ in range(3)
+				]
+				frappe.db.commit()
+				deadline = time.monotonic() + WORKER_TIMEOUT_SECONDS
+				while any(job.get_status(refresh=True) != "finished" for job in [*warm_up, *measured]):
+					self.assertLess(time.monotonic(), deadline, f"bench {command} did not run the jobs")
+					time.sleep(0.2)
+			finally:
+				worker.terminate()
+				worker.wait(timeout=WORKER_TIMEOUT_SECONDS)
+			return max(job.latest_result().return_value for job in measured)
 
 		bench_worker, jobkit_worker = job_memory("worker"), job_memory("jobkit-worker")
 		self.assertLessEqual(
 			jobkit_worker,
-			bench_worker,
-			f"kB resident in a job: {jobkit_worker} (jobkit-worker), {bench_worker}",
+			bench_worker * (1 + MEMORY_TOLERANCE),
+			f"kB resident in a job: {jobkit_worker} (jobkit-worker), {bench_worker} (bench worker)",
 		)
 
 	def test_its_process_is_the_commands_own_and_loads_no_bench_command(self):
@@ -112,6 +135,37 @@ class TestJobkitWorker(SiteJobsTestCase):
 		seen = job.latest_result().return_value
 		self.assertIn("jobkit.site.worker", seen["worker_command_line"])
 		self.assertFalse(seen["bench_commands_loaded"])
+
+	def test_a_paused_queue_starts_no_job_on_it_until_resumed(self):
+		marker = f"jobkit-test-{uuid4().hex}"
+		handle = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, marker=marker)
+		was_paused = QUEUE in jobkit.paused_queues()
+		try:
+			jobkit.pause_queue(QUEUE)
+			run_jobkit_worker()
+			self.assertEqual(self.recorded(marker), [])
+			self.assertEqual(handle.status, "queued")
+		finally:
+			if not was_paused:
+				jobkit.resume_queue(QUEUE)
+		run_jobkit_worker()
+		self.assertEqual(len(self.recorded(marker)), 1)
+
+	def test_bench_jobkit_pause_and_resume(self):
+		site = frappe.local.site
+		refused = run_bench("--site", site, "jobkit", "pause", "nope")
+		self.assertEqual(refused.returncode, 2, refused.stderr)
+		self.assertIn("unknown queue 'nope'", refused.stderr)
+		if "long" in jobkit.paused_queues():
+			self.skipTest("the long queue was paused before the test")  # the bench is left as found
+		paused = run_bench("--site", site, "jobkit", "pause", "long")
+		try:
+			self.assertEqual(paused.returncode, 0, paused.stderr)
+			self.assertIn("long", jobkit.paused_queues())
+		finally:
+			resumed = run_bench("--site", site, "jobkit", "resume", "long")
+		self.assertEqual(resumed.returncode, 0, resumed.stderr)
+		self.assertNotIn("long", jobkit.paused_queues())
 
 	def test_bad_options_are_refused_as_bench_worker_refuses_them(self):
 		result = subprocess.run(

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from jobkit.engine import keys, unique
+from jobkit.engine import keys, pausing, unique
 from jobkit.engine.findings import CRITICAL, OK, SEVERITY_ORDER, WARNING, Finding, worst
 from jobkit.engine.host import Host
 from jobkit.engine.rqcompat import started_registry_job_id
@@ -58,6 +58,7 @@ class QueueHealth:
 	stuck: int
 	failed_last_hour: int
 	delayed_overdue: int
+	paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ class _Reading:
 	stuck_ids: list[str]
 	failed_last_hour: int
 	delayed_overdue: int
+	paused: bool
 
 
 def _queue(connection, name: str, rq_queue, workers: list, now: float, failure_ttl: int, thresholds):
@@ -178,8 +180,12 @@ def _queue(connection, name: str, rq_queue, workers: list, now: float, failure_t
 		stuck=len(reading.stuck_ids),
 		failed_last_hour=reading.failed_last_hour,
 		delayed_overdue=reading.delayed_overdue,
+		paused=reading.paused,
 	)
-	return health, _queue_findings(health, reading, [w.name for w in stale], thresholds)
+	findings = _queue_findings(health, reading, [w.name for w in stale], thresholds)
+	if reading.paused:
+		findings.extend(_pause_findings(connection, health, [*busy, *idle]))
+	return health, findings
 
 
 def _read_queue(connection, rq_queue, now: float, failure_ttl: int, thresholds: Thresholds) -> _Reading:
@@ -196,7 +202,8 @@ def _read_queue(connection, rq_queue, now: float, failure_ttl: int, thresholds: 
 	pipe.zrange(started_key, 0, STUCK_READ_LIMIT - 1, withscores=True)
 	pipe.zcount(FailedJobRegistry(queue=rq_queue).key, now + failure_ttl - 3600, "+inf")
 	pipe.zcount(ScheduledJobRegistry(queue=rq_queue).key, 0, now - thresholds.delayed_overdue_after)
-	pending, oldest_id, started, failed_last_hour, delayed_overdue = pipe.execute()
+	pipe.sismember(keys.PAUSED, rq_queue.key)
+	pending, oldest_id, started, failed_last_hour, delayed_overdue, paused = pipe.execute()
 	pipe = connection.pipeline(transaction=False)
 	if oldest_id is not None:
 		pipe.hget(Job.key_for(oldest_id.decode()), "enqueued_at")
@@ -217,7 +224,7 @@ def _read_queue(connection, rq_queue, now: float, failure_ttl: int, thresholds: 
 		)
 		if score < now or overdue:
 			stuck_ids.append(job_id)
-	return _Reading(pending, oldest_wait, stuck_ids, failed_last_hour, delayed_overdue)
+	return _Reading(pending, oldest_wait, stuck_ids, failed_last_hour, delayed_overdue, bool(paused))
 
 
 def _queue_findings(health: QueueHealth, reading: _Reading, stale: list[str], thresholds: Thresholds):
@@ -235,10 +242,10 @@ def _queue_findings(health: QueueHealth, reading: _Reading, stale: list[str], th
 		message = f"{len(stale)} worker(s) on {name} stopped sending heartbeats: " + ", ".join(stale[:SAMPLE])
 		findings.append(Finding(WARNING, "stale_worker", message, name))
 	level, limit = _past((thresholds.pending_critical, thresholds.pending_warning), pending)
-	if level:
+	if level and not reading.paused:
 		findings.append(Finding(level, "queue_depth", f"{pending} jobs wait on {name} (limit {limit})", name))
 	level, limit = _past((thresholds.wait_critical, thresholds.wait_warning), reading.oldest_wait)
-	if level:
+	if level and not reading.paused:
 		message = f"the oldest job on {name} has waited {reading.oldest_wait:.0f} s (limit {limit:.0f} s)"
 		findings.append(Finding(level, "queue_wait", message, name))
 	if reading.stuck_ids:
@@ -261,6 +268,32 @@ def _queue_findings(health: QueueHealth, reading: _Reading, stale: list[str], th
 			"scheduler (or `python -m jobkit.engine.promoter`) running?"
 		)
 		findings.append(Finding(WARNING, "delayed_overdue", message, name))
+	return findings
+
+
+def _pause_findings(connection, health: QueueHealth, live: list) -> list[Finding]:
+	"""A paused queue is not a fault (its waiting jobs are what the pause is for); a live worker on it
+	that does not honour the pause is: it goes on starting the queue's jobs."""
+	findings = [
+		Finding(
+			OK,
+			"paused",
+			f"{health.name} is paused: jobkit's workers start none of its {health.pending} waiting job(s) "
+			f"until it is resumed (jobkit.resume_queue({health.name!r}))",
+			health.name,
+		)
+	]
+	pipe = connection.pipeline(transaction=False)
+	for worker in live:
+		pipe.hexists(worker.key, pausing.TAKES_FIELD)
+	unaware = [worker.name for worker, takes in zip(live, pipe.execute(), strict=True) if not takes]
+	if unaware:
+		message = (
+			f"{len(unaware)} worker(s) on paused {health.name} do not honour the pause and go on starting "
+			f"its jobs (stock RQ workers such as `bench worker`; run `bench jobkit-worker`): "
+			+ ", ".join(unaware[:SAMPLE])
+		)
+		findings.append(Finding(WARNING, "paused_ignored", message, health.name))
 	return findings
 
 

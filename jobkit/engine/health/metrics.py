@@ -20,6 +20,7 @@ PER_QUEUE = (
 	("jobs_stuck", "Started jobs whose worker died, or that run well past their timeout.", "stuck"),
 	("jobs_failed_last_hour", "Jobs that failed in the last hour.", "failed_last_hour"),
 	("jobs_delayed_overdue", "Delayed jobs past due and not promoted.", "delayed_overdue"),
+	("queue_paused", "1 while the queue is paused (jobkit's workers start none of its jobs).", "paused"),
 )
 
 
@@ -61,4 +62,4 @@ def _label(value: str) -> str:
 
 
 def _number(value: float) -> str:
-	return repr(float(value)) if isinstance(value, float) else str(value)
+	return repr(float(value)) if isinstance(value, float) else str(int(value))  # a bool as 0 or 1

@@ -12,6 +12,7 @@ Any RQ worker runs jobkit jobs. These add:
   pop leaves a job in no queue and, on rq 1.x, in no registry until its work-horse runs, so a
   worker lost in between loses it; with the note, the reaper gives it back to its queue, and once
   in flight, a lost run is reaped and retried like any other;
+- a paused queue (``pausing``) starts no job on them;
 - the forking worker renews its work-horse's in-flight entry while it waits for it, and the
   work-horse dies with its worker (``workhorse``): a job pays no renewal thread of its own.
 """
@@ -21,7 +22,7 @@ import logging
 from rq.worker import SimpleWorker as _SimpleWorker
 from rq.worker import Worker as _Worker
 
-from jobkit.engine import inflight, taking
+from jobkit.engine import inflight, pausing, taking
 from jobkit.engine.worker import workhorse
 from jobkit.engine.worker.starting import start
 
@@ -41,6 +42,10 @@ class _Taking:
 		super().__init__(*args, **kwargs)
 		# After RQ's own checks of the queues given (instances of the class passed, or RQ's).
 		self.queue_class = taking.queue_class_for(self.queue_class)
+
+	def register_birth(self, *args, **kwargs):
+		super().register_birth(*args, **kwargs)
+		pausing.mark_worker(self.connection, self.key)  # it honours pauses (pausing.unaware_workers)
 
 	def execute_job(self, job, queue):
 		if not start(self.connection, job, build_host=self.preloads_jobkit):

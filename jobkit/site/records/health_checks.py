@@ -104,6 +104,7 @@ def _record(report: Report):
 					"stuck": q.stuck,
 					"failed_last_hour": q.failed_last_hour,
 					"delayed_overdue": q.delayed_overdue,
+					"paused": int(q.paused),
 				}
 				for q in report.queues
 			],
