@@ -39,7 +39,13 @@ def worker_process() -> dict:
 	"""What the job's worker (the parent of its work-horse) runs and has loaded."""
 	with open(f"/proc/{os.getppid()}/cmdline") as cmdline:
 		command_line = cmdline.read().split("\0")
-	return {"worker_command_line": command_line, "bench_commands_loaded": "frappe.commands" in sys.modules}
+	# Frappe runs its after_job hooks once the job returns: loaded now only if the worker loaded them.
+	hook_modules = {path.rsplit(".", 1)[0] for path in frappe.get_hooks("after_job")}
+	return {
+		"worker_command_line": command_line,
+		"bench_commands_loaded": "frappe.commands" in sys.modules,
+		"job_hooks_not_loaded": sorted(hook_modules - set(sys.modules)),
+	}
 
 
 def fail(marker: str) -> None:

@@ -135,6 +135,7 @@ class TestJobkitWorker(SiteJobsTestCase):
 		seen = job.latest_result().return_value
 		self.assertIn("jobkit.site.worker", seen["worker_command_line"])
 		self.assertFalse(seen["bench_commands_loaded"])
+		self.assertEqual(seen["job_hooks_not_loaded"], [])  # no work-horse imports them again
 
 	def test_a_paused_queue_starts_no_job_on_it_until_resumed(self):
 		marker = f"jobkit-test-{uuid4().hex}"
