@@ -11,9 +11,9 @@ import json
 
 import frappe
 
-from jobkit.engine import pausing, progress, unique
+from jobkit.engine import progress, public, unique
 from jobkit.engine.batches import BatchNotFound
-from jobkit.engine.enqueue import MAX_JOB_ID_LENGTH, known_queue
+from jobkit.engine.enqueue import MAX_JOB_ID_LENGTH
 from jobkit.engine.errors import InvalidArgument
 from jobkit.site import actions
 from jobkit.site.host import host
@@ -171,10 +171,11 @@ def pause_queue(queue) -> dict:
 	enqueues go on and running jobs finish. A queue is the bench's: every site's jobs on it wait.
 	Returns the live workers on it that do not honour the pause (stock `bench worker`s) and go on."""
 	frappe.only_for(MANAGER_ROLE)
-	rq_queue = host.rq_queue(_checked_queue(queue))
-	pausing.pause(host.connection, rq_queue.key)
+	try:
+		unaware = public.pause_queue(queue)
+	except InvalidArgument as e:
+		frappe.throw(str(e), exc=frappe.ValidationError)
 	frappe.logger("jobkit").info(f"queue {queue} paused by {frappe.session.user}")
-	unaware = pausing.unaware_workers(rq_queue)
 	message = frappe._(
 		"Queue {0} paused: jobkit's workers start none of its jobs until it is resumed."
 	).format(queue)
@@ -189,8 +190,10 @@ def pause_queue(queue) -> dict:
 def resume_queue(queue) -> dict:
 	"""Resume a paused queue (System Manager)."""
 	frappe.only_for(MANAGER_ROLE)
-	rq_queue = host.rq_queue(_checked_queue(queue))
-	pausing.resume(host.connection, rq_queue.key)
+	try:
+		public.resume_queue(queue)
+	except InvalidArgument as e:
+		frappe.throw(str(e), exc=frappe.ValidationError)
 	frappe.logger("jobkit").info(f"queue {queue} resumed by {frappe.session.user}")
 	return {"queue": queue, "paused": False, "message": frappe._("Queue {0} resumed.").format(queue)}
 
@@ -244,13 +247,6 @@ def _checked_names(names: object) -> list[str]:
 			exc=frappe.ValidationError,
 		)
 	return list(dict.fromkeys(names))
-
-
-def _checked_queue(queue: object) -> str:
-	try:
-		return known_queue(host, queue)
-	except InvalidArgument as e:
-		frappe.throw(str(e), exc=frappe.ValidationError)
 
 
 def _checked_job_id(job_id: object) -> str:

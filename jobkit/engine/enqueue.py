@@ -206,7 +206,10 @@ def _conflict(connection, job_id, policy, queue, method_path, holder, status, *,
 
 def known_queue(host: Host, queue: object) -> str:
 	"""``queue`` when the host's workers listen to it, else UnknownQueue naming those they do."""
-	queues = host.queue_timeouts()
+	return _known_queue(host.queue_timeouts(), queue)
+
+
+def _known_queue(queues: dict[str, int], queue: object) -> str:
 	if not isinstance(queue, str) or queue not in queues:
 		raise UnknownQueue(
 			f"unknown queue {queue!r}: this site's workers listen to {', '.join(map(repr, queues))}. "
@@ -219,7 +222,7 @@ def known_queue(host: Host, queue: object) -> str:
 def resolve_timeout(host: Host, queue: object, timeout: object) -> int:
 	"""The job timeout in seconds: the one given, else the queue's default."""
 	queues = host.queue_timeouts()
-	known_queue(host, queue)
+	_known_queue(queues, queue)
 	if timeout is None:
 		return int(queues[queue] or defaults.FALLBACK_TIMEOUT)
 	if not is_number(timeout):

@@ -41,10 +41,14 @@ def unaware_workers(rq_queue) -> list[str]:
 	"""The names of the live workers on ``rq_queue`` that do not honour a pause (not jobkit's)."""
 	from rq.worker import Worker
 
-	workers = Worker.all(queue=rq_queue)
+	return sorted(ignoring(rq_queue.connection, Worker.all(queue=rq_queue)))
+
+
+def ignoring(connection, workers: list) -> list[str]:
+	"""The names of those of ``workers`` (RQ workers) that do not honour a pause, in their order."""
 	if not workers:
 		return []
-	pipe = rq_queue.connection.pipeline(transaction=False)
+	pipe = connection.pipeline(transaction=False)
 	for worker in workers:
 		pipe.hexists(worker.key, TAKES_FIELD)
-	return sorted(worker.name for worker, takes in zip(workers, pipe.execute(), strict=True) if not takes)
+	return [worker.name for worker, takes in zip(workers, pipe.execute(), strict=True) if not takes]

@@ -28,8 +28,8 @@ RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 STATUSES = (RUNNING, DONE, FAILED, CANCELLED)
 # The realtime event a progress state goes out as.
 EVENT = keys.PROGRESS_EVENT
-# The record a job works on, when its job says so (jobkit.enqueue_doc, queue_action): its progress goes to
-# that record's room unless the job names another.
+# The record a job works on, when its job says so (jobkit.enqueue_doc, queue_action): its progress
+# goes to that record's room unless the job names another.
 _reference: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
 	"jobkit_progress_reference", default=None
 )

@@ -68,18 +68,17 @@ def take(connection, queue_keys: list[str], timeout: float | None) -> tuple[str,
 		left = ends - time.monotonic()
 		if left <= 0:
 			raise DequeueTimeout(timeout, queue_keys)
-		if taken == []:  # a paused queue holds jobs: waiting on it would return at once
-			time.sleep(min(pause, left))
-			pause = min(pause * 2, MAX_POLL_SECONDS)
-		else:
-			pause = _wait_for_a_job(connection, queue_keys, left, pause)
+		# A paused queue holding jobs ({}) would end a blocking wait at once: look again instead.
+		pause = _wait_for_a_job(connection, queue_keys, left, pause, can_block=taken != [])
 
 
-def _wait_for_a_job(connection, queue_keys: list[str], seconds: float, pause: float) -> float:
+def _wait_for_a_job(
+	connection, queue_keys: list[str], seconds: float, pause: float, can_block: bool
+) -> float:
 	"""Wait up to ``seconds`` for a job on ``queue_keys`` without taking it; return the next pause."""
 	from rq.utils import get_version
 
-	if len(queue_keys) == 1 and get_version(connection) >= (6, 2, 0):
+	if can_block and len(queue_keys) == 1 and get_version(connection) >= (6, 2, 0):
 		# The head moves onto the same list's head: nothing changes, and the call returns as soon
 		# as the queue has a job.
 		connection.blmove(queue_keys[0], queue_keys[0], seconds, "LEFT", "LEFT")

@@ -57,7 +57,7 @@ def enqueue_doc(
 	second call while one is queued or running returns that one's handle)."""
 	_needs_a_site("enqueue_doc")
 	doctype, name = _document(doctype, name, "enqueue_doc")
-	_method_of(doctype, method, "enqueue_doc")
+	_check_method(doctype, method, "enqueue_doc")
 	kwargs.setdefault("job_id", job_id_for(doctype, name, method))
 	return public.enqueue(
 		RUN_DOC_METHOD,
@@ -88,7 +88,7 @@ def queue_action(doc, action: str, **kwargs) -> JobHandle:
 			f"jobkit.queue_action: the action must be a method name such as 'submit', not {action!r}"
 		)
 	run = f"_{action}" if hasattr(doc, f"_{action}") else action
-	_method_of(doctype, run, "queue_action")
+	_check_method(doctype, run, "queue_action")
 	job_id = kwargs.setdefault("job_id", job_id_for(doctype, name, action))
 	kwargs.setdefault("enqueue_after_commit", True)
 	if public.is_enqueued(job_id):
@@ -171,8 +171,8 @@ def _document(doctype, name, caller: str) -> tuple[str, str]:
 	return doctype, name
 
 
-def _method_of(doctype: str, method, caller: str):
-	"""The method ``method`` of ``doctype``'s controller, or InvalidMethod saying what is wrong."""
+def _check_method(doctype: str, method, caller: str) -> None:
+	"""InvalidMethod, saying what is wrong, unless ``doctype``'s controller has a method ``method``."""
 	if not isinstance(method, str) or not method:
 		raise InvalidMethod(
 			f"jobkit.{caller}: pass the name of a method of the {doctype} controller, not {method!r}"
@@ -185,7 +185,6 @@ def _method_of(doctype: str, method, caller: str):
 			f"jobkit.{caller}: the {doctype} controller has no method {method!r}. Pass the name of one "
 			"of its methods"
 		)
-	return function
 
 
 def _with_arguments(options: dict, **own_arguments) -> dict:

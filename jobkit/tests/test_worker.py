@@ -124,14 +124,7 @@ class TestJobkitWorker(SiteJobsTestCase):
 		# the command line of every app that `bench` loaded first.
 		job = frappe.enqueue("jobkit.tests.jobs.worker_process", queue=QUEUE)
 		frappe.db.commit()
-		process = subprocess.run(
-			[*BENCH_HELPER, "jobkit-worker", "--queue", QUEUE, "--burst", "--quiet"],
-			cwd=os.path.join(frappe.utils.get_bench_path(), "sites"),
-			capture_output=True,
-			text=True,
-			timeout=WORKER_TIMEOUT_SECONDS,
-		)
-		self.assertEqual(process.returncode, 0, process.stderr)
+		run_jobkit_worker("--quiet")
 		seen = job.latest_result().return_value
 		self.assertIn("jobkit.site.worker", seen["worker_command_line"])
 		self.assertFalse(seen["bench_commands_loaded"])

@@ -283,10 +283,7 @@ def _pause_findings(connection, health: QueueHealth, live: list) -> list[Finding
 			health.name,
 		)
 	]
-	pipe = connection.pipeline(transaction=False)
-	for worker in live:
-		pipe.hexists(worker.key, pausing.TAKES_FIELD)
-	unaware = [worker.name for worker, takes in zip(live, pipe.execute(), strict=True) if not takes]
+	unaware = pausing.ignoring(connection, live)
 	if unaware:
 		message = (
 			f"{len(unaware)} worker(s) on paused {health.name} do not honour the pause and go on starting "
