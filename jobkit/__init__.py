@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
 	"jobkit.engine.public": (
 		"batch", "cancel_job", "configure", "current_job", "dead_letters", "enqueue", "get_host",
-		"is_enqueued", "pause_queue", "paused_queues", "progress", "progress_of", "promote_due", "reap",
+		"is_enqueued", "job_stats", "pause_queue", "paused_queues", "progress", "progress_of", "promote_due", "reap",
 		"resume_queue", "skipped_runs",
 	),
 	"jobkit.engine.errors": (

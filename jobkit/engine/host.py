@@ -58,6 +58,11 @@ class Host(Protocol):
 	def rq_job_id(self, job_id: str) -> str:
 		"""The RQ job id of a logical job id, namespaced."""
 
+	@property
+	def records_stats(self) -> bool:
+		"""Whether jobkit's runner records its runs' stats (``stats``): a host whose job wrapper
+		records every job's itself (Frappe's ``before_job``/``after_job`` hooks) says False."""
+
 	def runs_in_place(self) -> bool:
 		"""Whether every enqueue (but a delayed one) runs in the caller's process now: Frappe's
 		during ``bench migrate``, where ``frappe.enqueue`` does the same, so that no worker runs code

@@ -56,6 +56,14 @@ PROGRESS = "jobkit:{namespace}:progress:{run_id}"
 PROGRESS_OWNER = "jobkit:{namespace}:progress-of:{owner}"
 PROGRESS_CANCEL = "jobkit:{namespace}:cancel:{run_id}"
 
+# Job stats (see stats.py): a hash per minute or hour ({period}: "minute" or "hour", {moment}: its
+# UTC start as YYYYMMDDHHMM or YYYYMMDDHH), the lifetime totals (hash), the methods seen (sorted set,
+# scored by their last run) and a method's recent runs (sorted set of RQ ids, scored by their end).
+STATS = "jobkit:{namespace}:stats:{period}:{moment}"
+STATS_TOTALS = "jobkit:{namespace}:stats:totals"
+STATS_METHODS = "jobkit:{namespace}:stats:methods"
+RECENT_RUNS = "jobkit:{namespace}:runs:{method}"
+
 # Where the health collector's scan for unique keys goes on from (a SCAN cursor).
 HEALTH_SCAN_CURSOR = "jobkit:{namespace}:health:scan-cursor"
 
@@ -139,6 +147,22 @@ def progress_owner(namespace: str, owner: str) -> str:
 
 def progress_cancel(namespace: str, run_id: str) -> str:
 	return PROGRESS_CANCEL.format(namespace=namespace, run_id=run_id)
+
+
+def stats(namespace: str, period: str, moment: str) -> str:
+	return STATS.format(namespace=namespace, period=period, moment=moment)
+
+
+def stats_totals(namespace: str) -> str:
+	return STATS_TOTALS.format(namespace=namespace)
+
+
+def stats_methods(namespace: str) -> str:
+	return STATS_METHODS.format(namespace=namespace)
+
+
+def recent_runs(namespace: str, method: str) -> str:
+	return RECENT_RUNS.format(namespace=namespace, method=method)
 
 
 def health_scan_cursor(namespace: str) -> str:

@@ -2,6 +2,7 @@
 its arguments to the module that does the work."""
 
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 
 from jobkit.engine import batches as _batches
 from jobkit.engine import delayed as _delayed
@@ -10,6 +11,7 @@ from jobkit.engine import pausing as _pausing
 from jobkit.engine import progress as _progress
 from jobkit.engine import reaper as _reaper
 from jobkit.engine import runner as _runner
+from jobkit.engine import stats as _stats
 from jobkit.engine import unique as _unique
 from jobkit.engine.batches import BatchHandle, Query
 from jobkit.engine.context import configure, current_job, get_host
@@ -137,6 +139,37 @@ def paused_queues() -> list[str]:
 	host = get_host()
 	paused = _pausing.paused(host.connection)
 	return [name for name in host.queue_timeouts() if host.rq_queue(name).key in paused]
+
+
+def job_stats(
+	since: datetime | None = None,
+	until: datetime | None = None,
+	*,
+	resolution: str | None = None,
+	queue: str | None = None,
+	method: str | None = None,
+) -> dict:
+	"""Runs, failures, durations (total, p50, p95) and waits of the namespace's jobs, per queue and
+	method and as a series, from ``since`` (default: an hour ago) to ``until`` (default: now).
+
+	Minutes are kept 72 hours, hours 8 days; ``resolution`` defaults to minutes for up to 6 hours,
+	else hours. Aware datetimes (a naive one is read as UTC)."""
+	until = _aware(until) if until is not None else datetime.now(timezone.utc)
+	since = _aware(since) if since is not None else until - timedelta(hours=1)
+	if since > until:
+		raise InvalidArgument(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
+	if resolution is None:
+		resolution = _stats.MINUTE if until - since <= timedelta(hours=6) else _stats.HOUR
+	host = get_host()
+	return _stats.summary(
+		host.connection, host.namespace, since, until, resolution, queue=queue, method=method
+	)
+
+
+def _aware(moment: datetime) -> datetime:
+	if not isinstance(moment, datetime):
+		raise InvalidArgument(f"since and until must be datetimes, not {type(moment).__name__}")
+	return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def promote_due() -> int:

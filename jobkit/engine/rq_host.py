@@ -125,6 +125,9 @@ class RQHost:
 	def rq_job_id(self, job_id: str) -> str:
 		return keys.rq_job_id(self._namespace, job_id)
 
+	# RQ has no job hooks: jobkit's runner records its runs' stats.
+	records_stats = True
+
 	def runs_in_place(self) -> bool:
 		return False
 

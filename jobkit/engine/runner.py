@@ -14,7 +14,17 @@ import traceback
 from contextlib import nullcontext
 from typing import Any
 
-from jobkit.engine import context, dead_letter, defaults, inflight, methods, progress, retries, unique
+from jobkit.engine import (
+	context,
+	dead_letter,
+	defaults,
+	inflight,
+	methods,
+	progress,
+	retries,
+	stats,
+	unique,
+)
 from jobkit.engine.envelope import Envelope
 from jobkit.engine.errors import FinalFailure, JobkitError
 from jobkit.engine.handle import DEAD_LETTERED, JobHandle
@@ -111,6 +121,10 @@ def execute(host: Host, envelope: Envelope, *, rq_job) -> Any:
 		else nullcontext()
 	)
 	outcome: BaseException | None = None
+	# A host whose job wrapper has no hooks of its own (plain RQ) has the runner record its stats.
+	recording = rq_job is not None and host.records_stats
+	if recording:
+		stats.begin_rq_job(rq_job)
 	try:
 		with in_flight:
 			return _run_job(host, envelope, rq_job, job)
@@ -121,6 +135,16 @@ def execute(host: Host, envelope: Envelope, *, rq_job) -> Any:
 		# A tracker the job left open (jobkit.progress() without `with`) gets its final state.
 		progress.close_open(job.rq_id or job.id, outcome)
 		context.exit_job(tokens)
+		if recording:
+			record_stats(host, envelope.method, rq_job.id, failed=outcome is not None)
+
+
+def record_stats(host: Host, method: str, rq_id: str, *, failed: bool) -> None:
+	"""The run's stats, written; a Redis failure here is logged, never the job's outcome."""
+	try:
+		stats.end(host.connection, host.namespace, method, rq_id, failed=failed)
+	except Exception as e:
+		logger.warning("jobkit: could not record the stats of %s (%s: %s)", rq_id, type(e).__name__, e)
 
 
 def _run_job(host: Host, envelope: Envelope, rq_job, job: context.JobContext) -> Any:
@@ -132,6 +156,7 @@ def _run_job(host: Host, envelope: Envelope, rq_job, job: context.JobContext) ->
 			result = methods.resolve(envelope.method)(**envelope.kwargs)
 		except Exception as exc:
 			host.rollback()
+			stats.failed()  # the run failed, whether or not a next attempt follows
 			if rq_job is not None:  # else run here and now (now=True): the caller gets the error
 				try:
 					delay = retries.next_delay(host, envelope, exc)

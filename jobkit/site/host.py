@@ -84,6 +84,9 @@ class FrappeHost:
 	def rq_job_id(self, job_id: str) -> str:
 		return background_jobs.create_job_id(job_id)
 
+	# The site's before_job/after_job hooks record every job's stats (site.stats), jobkit's too.
+	records_stats = False
+
 	def runs_in_place(self) -> bool:
 		return bool(frappe.flags.in_migrate)
 

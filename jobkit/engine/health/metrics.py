@@ -4,6 +4,7 @@ Written by hand rather than with prometheus-client: the format is a few lines pe
 jobkit ships nothing beyond what Frappe already installs.
 """
 
+from jobkit.engine import stats
 from jobkit.engine.findings import SEVERITY_ORDER
 from jobkit.engine.health.collecting import Report
 
@@ -54,6 +55,39 @@ def render(report: Report, namespace: str) -> str:
 	gauge(
 		"redis_used_memory_bytes", "Memory used by the queue Redis.", [(site_only, report.redis.used_memory)]
 	)
+	return "\n".join(lines) + "\n"
+
+
+def render_stats(totals: dict[tuple[str, str], "stats.Figures"], namespace: str) -> str:
+	"""Every queue and method's lifetime runs, failures, waits and duration histogram (``stats.totals``)."""
+	site = _label(namespace)
+	rows = sorted(totals.items())
+	lines: list[str] = []
+
+	def labels(queue: str, method: str, extra: str = "") -> str:
+		return f'site="{site}",queue="{_label(queue)}",method="{_label(method)}"{extra}'
+
+	def counter(name: str, help_text: str, value) -> None:
+		lines.append(f"# HELP jobkit_{name} {help_text}")
+		lines.append(f"# TYPE jobkit_{name} counter")
+		lines.extend(f"jobkit_{name}{{{labels(q, m)}}} {_number(value(f))}" for (q, m), f in rows)
+
+	counter("job_runs_total", "Runs ended, by queue and method.", lambda f: f.runs)
+	counter("job_failures_total", "Runs that failed (retried or not).", lambda f: f.failures)
+	counter("job_wait_seconds_total", "Time runs waited in their queue before they started.",
+		lambda f: f.wait_ms / 1000)  # fmt: skip
+	lines.append("# HELP jobkit_job_duration_seconds How long runs took.")
+	lines.append("# TYPE jobkit_job_duration_seconds histogram")
+	for (queue, method), figures in rows:
+		seen = 0
+		for bound, count in zip((*stats.BUCKETS_MS, None), figures.buckets, strict=True):
+			seen += count
+			le = "+Inf" if bound is None else repr(bound / 1000)
+			bucket = labels(queue, method, f',le="{le}"')
+			lines.append(f"jobkit_job_duration_seconds_bucket{{{bucket}}} {seen}")
+		own = labels(queue, method)
+		lines.append(f"jobkit_job_duration_seconds_sum{{{own}}} {figures.duration_ms / 1000!r}")
+		lines.append(f"jobkit_job_duration_seconds_count{{{own}}} {figures.runs}")
 	return "\n".join(lines) + "\n"
 
 
