@@ -174,3 +174,38 @@ def test_a_job_falling_due_while_it_is_written_is_never_dropped(host, conn):
 	assert sum(passes) == 300  # each job was promoted once, by the promoter racing the writes
 	queued = Queue("default", connection=conn).job_ids
 	assert sorted(queued) == sorted(handle.rq_id for handle in handles)
+
+
+def test_run_now_queues_a_waiting_job_at_once_and_only_once(host, conn, redis_url):
+	from jobkit.engine import delayed
+
+	handle = jobkit.enqueue("tests.fixtures.record", delay=3600, key="out", value="now")
+	rq_queue = Queue("default", connection=conn)
+	assert delayed.run_now(conn, rq_queue, handle.rq_id)
+	assert handle.status == "queued"
+	assert scheduled(conn) == {}
+	# Asked again (a second click, another manager): nothing waits any more, nothing is pushed twice.
+	assert not delayed.run_now(conn, rq_queue, handle.rq_id)
+	assert rq_queue.job_ids == [handle.rq_id]
+	run_burst_worker(redis_url)
+	assert read_log(conn, "out") == ["now"]
+
+
+def test_take_back_and_a_promoter_never_both_get_a_due_job(host, conn):
+	import threading
+
+	from jobkit.engine import delayed
+
+	past = datetime.now(timezone.utc) - timedelta(seconds=1)
+	handles = [jobkit.enqueue("tests.fixtures.add", at=past, a=i, b=0) for i in range(300)]
+	rq_queue = Queue("default", connection=conn)
+	promoted = []
+	promoter = threading.Thread(target=lambda: promoted.append(delayed.promote_due(conn, [rq_queue])))
+	promoter.start()
+	taken = {handle.rq_id for handle in handles if delayed.take_back(conn, rq_queue, handle.rq_id)}
+	promoter.join()
+	queued = set(rq_queue.job_ids)
+	assert not taken & queued
+	assert taken | queued == {handle.rq_id for handle in handles}
+	assert promoted == [len(queued)]
+	assert scheduled(conn) == {}

@@ -107,6 +107,11 @@ class DeadLetter:
 		return self.failures[-1]["error"]
 
 	@property
+	def error_type(self) -> str:
+		"""The last attempt's exception class name ("ValueError")."""
+		return self.error.partition(":")[0]
+
+	@property
 	def first_failed_at(self) -> float:
 		return self.failures[0]["at"]
 

@@ -75,3 +75,25 @@ def promote_due(connection, rq_queues, now: float | None = None) -> int:
 			if taken < PROMOTE_BATCH:
 				break
 	return moved
+
+
+def run_now(connection, rq_queue, rq_id: str) -> bool:
+	"""Make the delayed job ``rq_id`` due now and promote it; False if it is no longer waiting there.
+
+	Through the same promotion as every due job (its score set to 0, then ``promote_due``), so a
+	promoter running at the same moment never pushes it twice."""
+	from rq.registry import ScheduledJobRegistry
+
+	if not connection.zadd(ScheduledJobRegistry(queue=rq_queue).key, {rq_id: 0}, xx=True, ch=True):
+		return connection.zscore(ScheduledJobRegistry(queue=rq_queue).key, rq_id) == 0
+	promote_due(connection, [rq_queue])
+	return True
+
+
+def take_back(connection, rq_queue, rq_id: str) -> bool:
+	"""Remove the delayed job ``rq_id`` from its registry before it is promoted; True if this call did.
+
+	The removal is the claim: of a promoter and any number of callers, one alone gets the job."""
+	from rq.registry import ScheduledJobRegistry
+
+	return bool(connection.zrem(ScheduledJobRegistry(queue=rq_queue).key, rq_id))

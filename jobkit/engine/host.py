@@ -55,6 +55,10 @@ class Host(Protocol):
 	def rq_queue(self, name: str) -> Any:
 		"""The ``rq.Queue`` for a queue name already validated against ``queue_timeouts``."""
 
+	def queue_name(self, rq_name: str) -> str:
+		"""The queue name (a key of ``queue_timeouts``) of an RQ queue's name (a job's ``origin``)."""
+		return rq_name
+
 	def rq_job_id(self, job_id: str) -> str:
 		"""The RQ job id of a logical job id, namespaced."""
 

@@ -122,6 +122,9 @@ class RQHost:
 			queue = self._rq_queues[name] = Queue(name, connection=self._connection)
 		return queue
 
+	def queue_name(self, rq_name: str) -> str:
+		return rq_name  # RQ's queues bear jobkit's queue names
+
 	def rq_job_id(self, job_id: str) -> str:
 		return keys.rq_job_id(self._namespace, job_id)
 

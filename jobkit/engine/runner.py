@@ -124,7 +124,7 @@ def execute(host: Host, envelope: Envelope, *, rq_job) -> Any:
 	# A host whose job wrapper has no hooks of its own (plain RQ) has the runner record its stats.
 	recording = rq_job is not None and host.records_stats
 	if recording:
-		stats.begin_rq_job(rq_job)
+		stats.begin_rq_job(rq_job, host.queue_name(rq_job.origin))
 	try:
 		with in_flight:
 			return _run_job(host, envelope, rq_job, job)

@@ -1,6 +1,7 @@
 """Skipped runs: calls accepted and then not run on purpose, each with a record saying why.
 
-Two reasons, both about a unique key held by another job:
+A run a person cancelled before it was due (``cancelled``: a delayed job or a waiting retry, from
+the Jobs page) is one; the other two reasons are about a unique key held by another job:
 
 - ``overlap``: the host's scheduler called an ``@jobkit.job`` target while its previous run was
   still queued or running (``jobfunction``), so this tick's run was not handed off;
@@ -28,7 +29,8 @@ from jobkit.engine.record_store import RecordStore
 
 OVERLAP = "overlap"
 SUPERSEDED = "superseded"
-REASONS = (OVERLAP, SUPERSEDED)
+CANCELLED = "cancelled"
+REASONS = (OVERLAP, SUPERSEDED, CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,25 @@ class SkippedRun:
 			rq_id=rq_id,
 			attempt=meta["attempt"],
 			error=meta["error"],
+			job=envelope.first_attempt(),
+		)
+
+	@classmethod
+	def cancelled(cls, envelope: Envelope, rq_id: str, by: str | None) -> "SkippedRun":
+		"""The record of the delayed attempt ``rq_id`` of ``envelope``, cancelled by ``by``."""
+		return cls(
+			id=rq_id,
+			reason=CANCELLED,
+			method=envelope.method,
+			job_id=envelope.id,
+			holder=rq_id,
+			holder_status="cancelled",
+			at=time.time(),
+			queue=envelope.queue,
+			user=envelope.user,
+			rq_id=rq_id,
+			attempt=envelope.attempt,
+			error=f"cancelled by {by}" if by else "cancelled",
 			job=envelope.first_attempt(),
 		)
 

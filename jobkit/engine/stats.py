@@ -65,8 +65,9 @@ def begin(queue: str, enqueued_at: datetime | None, started_at: datetime | None)
 	return _current
 
 
-def begin_rq_job(rq_job) -> Started:
-	return begin(rq_job.origin, rq_job.enqueued_at, rq_job.started_at or _utcnow())
+def begin_rq_job(rq_job, queue: str | None = None) -> Started:
+	"""``begin`` for ``rq_job``, counted under ``queue`` (the host's name for it), else its origin."""
+	return begin(queue or rq_job.origin, rq_job.enqueued_at, rq_job.started_at or _utcnow())
 
 
 def failed() -> None:
