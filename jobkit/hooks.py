@@ -11,7 +11,9 @@ app_license = "MIT"
 # Where Frappe starts work, jobkit hands the engine the site's host and keeps Frappe's get_job
 # truthful for jobkit's unique jobs (once per process; importing jobkit does neither).
 before_request = ["jobkit.site.boot.setup"]
-before_job = ["jobkit.site.boot.setup"]
+before_job = ["jobkit.site.boot.setup", "jobkit.site.stats.job_started"]
+# Every job's runs, failures and durations, for the Jobs page and the metrics (site/stats.py).
+after_job = ["jobkit.site.stats.job_ended"]
 before_tests = ["jobkit.site.boot.setup"]
 
 # Jobkit Settings keeps its documented defaults even after one field was set on its own.
@@ -35,6 +37,8 @@ scheduler_events = {
 			"jobkit.tasks.health.take_due_snapshot",
 		],
 	},
+	# The stats' last complete hour into Jobkit Job Stat records (site/records/job_stats.py).
+	"hourly": ["jobkit.tasks.stats.roll_up"],
 }
 
 # Log Settings prunes these records daily after this many days unless a System Manager sets
@@ -44,6 +48,7 @@ default_log_clearing_doctypes = {
 	"Jobkit Skipped Run": 30,
 	"Jobkit Batch": 30,
 	"Job Health Check": 30,
+	"Jobkit Job Stat": 90,
 }
 
 # A batch's record, a failed job's and a skipped run's, is for the job's user and for System Managers.

@@ -63,6 +63,10 @@ STATS = "jobkit:{namespace}:stats:{period}:{moment}"
 STATS_TOTALS = "jobkit:{namespace}:stats:totals"
 STATS_METHODS = "jobkit:{namespace}:stats:methods"
 RECENT_RUNS = "jobkit:{namespace}:runs:{method}"
+# The last hour a Frappe site rolled up into its Jobkit Job Stat records (YYYYMMDDHH, UTC).
+STATS_ROLLED_UP = "jobkit:{namespace}:stats:rolled-up"
+# Set for a moment when the namespace's jobs moved and its Jobs page viewers were told (site.stats).
+JOBS_CHANGED = "jobkit:{namespace}:jobs-changed"
 
 # Where the health collector's scan for unique keys goes on from (a SCAN cursor).
 HEALTH_SCAN_CURSOR = "jobkit:{namespace}:health:scan-cursor"
@@ -163,6 +167,14 @@ def stats_methods(namespace: str) -> str:
 
 def recent_runs(namespace: str, method: str) -> str:
 	return RECENT_RUNS.format(namespace=namespace, method=method)
+
+
+def stats_rolled_up(namespace: str) -> str:
+	return STATS_ROLLED_UP.format(namespace=namespace)
+
+
+def jobs_changed(namespace: str) -> str:
+	return JOBS_CHANGED.format(namespace=namespace)
 
 
 def health_scan_cursor(namespace: str) -> str:

@@ -81,6 +81,10 @@ class FrappeHost:
 			queue = self._queues[name] = Queue(background_jobs.generate_qname(name), connection=connection)
 		return queue
 
+	def queue_name(self, rq_name: str) -> str:
+		# Frappe names a bench's RQ queues "<bench id>:<queue>" (generate_qname); older ones plainly.
+		return rq_name.rpartition(":")[2]
+
 	def rq_job_id(self, job_id: str) -> str:
 		return background_jobs.create_job_id(job_id)
 

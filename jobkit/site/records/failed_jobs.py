@@ -36,6 +36,7 @@ def record(letter: DeadLetter) -> str:
 			"rq_job_id": as_text(letter.rq_id),
 			"user": letter.user,
 			"attempts": letter.attempts,
+			"error_type": as_text(letter.error_type),
 			"error": as_text(letter.error),
 			"first_failed_at": site_time(letter.first_failed_at),
 			"last_failed_at": site_time(letter.last_failed_at),

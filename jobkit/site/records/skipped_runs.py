@@ -2,12 +2,12 @@
 
 import frappe
 
-from jobkit.engine.skipped import OVERLAP, SkippedRun
+from jobkit.engine.skipped import CANCELLED, OVERLAP, SUPERSEDED, SkippedRun
 from jobkit.site import retention
 from jobkit.site.text import as_text, shown_kwargs, site_time
 
 DOCTYPE = "Jobkit Skipped Run"
-REASONS = {OVERLAP: "Overlap", "superseded": "Superseded"}
+REASONS = {OVERLAP: "Overlap", SUPERSEDED: "Superseded", CANCELLED: "Cancelled"}
 
 
 def record(skipped: SkippedRun) -> None:

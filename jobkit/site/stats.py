@@ -1,0 +1,61 @@
+"""Every job the site runs, jobkit's or not, counted in jobkit's stats (``jobkit.engine.stats``)
+through Frappe's ``before_job``/``after_job`` hooks, on any worker: ``bench worker`` or
+``bench jobkit-worker``.
+
+Frappe calls ``after_job`` in ``execute_job``'s ``finally`` with the result only, so a failure is the
+exception still propagating (``sys.exc_info``), or a jobkit attempt that failed and is retried
+(marked by jobkit's runner). The same round trip that writes the stats tells, at most once every
+``CHANGED_EVERY_MS``, the Jobs page's viewers that jobs moved (``jobkit_jobs`` on the Job Health
+Check room, which only its readers join): the page then reads what changed.
+"""
+
+import logging
+import sys
+
+import frappe
+
+from jobkit.engine import keys, stats
+
+logger = logging.getLogger("jobkit")
+
+JOBS_EVENT = "jobkit_jobs"
+# The page's viewers hear of changes at most this often (the page reads its figures again then).
+CHANGED_EVERY_MS = 2000
+ROOM_DOCTYPE = "Job Health Check"
+
+
+def job_started(method=None, kwargs=None, transaction_type=None, **_) -> None:
+	from rq import get_current_job
+
+	rq_job = get_current_job()
+	if rq_job is not None:  # else frappe.enqueue(now=True) / is_async=False: not a background run
+		from jobkit.site.host import host
+
+		stats.begin_rq_job(rq_job, host.queue_name(rq_job.origin))
+
+
+def job_ended(method=None, kwargs=None, result=None, **_) -> None:
+	from rq import get_current_job
+
+	rq_job = get_current_job()
+	if rq_job is None:
+		return
+	try:
+		from frappe.utils.background_jobs import get_redis_conn
+
+		connection, site = get_redis_conn(), frappe.local.site
+		pipe = connection.pipeline(transaction=False)
+		if stats.end(
+			connection, site, method, rq_job.id, failed=sys.exc_info()[0] is not None, pipeline=pipe
+		):
+			pipe.set(keys.jobs_changed(site), 1, nx=True, px=CHANGED_EVERY_MS)
+			if pipe.execute()[-1]:
+				announce_change()
+	except Exception as e:  # the job's outcome is its own: stats are never why a job fails
+		logger.warning("jobkit: could not record the stats of %s (%s: %s)", rq_job.id, type(e).__name__, e)
+
+
+def announce_change() -> None:
+	from frappe.realtime import get_doctype_room
+
+	frappe.publish_realtime(JOBS_EVENT, {}, room=get_doctype_room(ROOM_DOCTYPE))
