@@ -198,6 +198,107 @@ def resume_queue(queue) -> dict:
 	return {"queue": queue, "paused": False, "message": frappe._("Queue {0} resumed.").format(queue)}
 
 
+def _only_page_readers() -> None:
+	"""The Jobs page's readers: System Managers, and Jobkit Settings' alert role (read-only)."""
+	role = frappe.db.get_single_value("Jobkit Settings", "alert_role") or MANAGER_ROLE
+	frappe.only_for((role, MANAGER_ROLE))
+
+
+def _page_call(fn, *args):
+	"""``fn(*args)``, with jobkit's refusal of bad input as Frappe's (a message, HTTP 417)."""
+	try:
+		return fn(*args)
+	except InvalidArgument as e:
+		frappe.throw(str(e), exc=frappe.ValidationError)
+
+
+@frappe.whitelist(methods=["GET"])
+def jobs_overview() -> dict:
+	"""The Jobs page: queues with their last hour, running and scheduled jobs, failed counts."""
+	_only_page_readers()
+	from jobkit.site import jobs_page
+
+	return jobs_page.overview()
+
+
+@frappe.whitelist(methods=["GET"])
+def job_stats(period="1h", queue=None, method_name=None) -> dict:
+	"""Per method and queue: runs, failures, durations and waits over ``period`` (1h, 6h, 24h, 72h, 7d),
+	of one queue or one method (its dotted path) if given."""
+	_only_page_readers()
+	from jobkit.site import jobs_page
+
+	for name, value in (("queue", queue), ("method_name", method_name)):
+		if value is not None and (not isinstance(value, str) or len(value) > 140):
+			frappe.throw(frappe._("{0} must be a text of at most 140 characters").format(name))
+	return _page_call(jobs_page.stats_for, period, queue, method_name)
+
+
+@frappe.whitelist(methods=["GET"])
+def search_jobs(text=None) -> dict:
+	"""Jobs and records by job id (exact) or by a part of a method's name."""
+	_only_page_readers()
+	from jobkit.site import jobs_page
+
+	if not isinstance(text, str):
+		frappe.throw(frappe._("text must be a job id or a part of a method's name"))
+	return _page_call(jobs_page.search, text)
+
+
+@frappe.whitelist(methods=["POST"])
+def stop_job(rq_id) -> dict:
+	"""Kill a started job's work-horse now (RQ's stop-job command; System Manager)."""
+	frappe.only_for(MANAGER_ROLE)
+	from jobkit.site import jobs_page
+
+	return {"message": _page_call(jobs_page.stop_job, rq_id)}
+
+
+@frappe.whitelist(methods=["POST"])
+def cancel_running_job(rq_id) -> dict:
+	"""Ask a started job that reports progress to stop at its next check (System Manager)."""
+	frappe.only_for(MANAGER_ROLE)
+	from jobkit.site import jobs_page
+
+	return {"message": _page_call(jobs_page.cancel_job, rq_id)}
+
+
+@frappe.whitelist(methods=["POST"])
+def run_scheduled_job_now(rq_id) -> dict:
+	"""Put a delayed job or waiting retry on its queue now (System Manager)."""
+	frappe.only_for(MANAGER_ROLE)
+	from jobkit.site import jobs_page
+
+	return {"message": _page_call(jobs_page.run_scheduled_now, rq_id)}
+
+
+@frappe.whitelist(methods=["POST"])
+def cancel_scheduled_job(rq_id) -> dict:
+	"""Cancel a delayed job or waiting retry; a Jobkit Skipped Run records it (System Manager)."""
+	frappe.only_for(MANAGER_ROLE)
+	from jobkit.site import jobs_page
+
+	return {"message": _page_call(jobs_page.cancel_scheduled, rq_id)}
+
+
+@frappe.whitelist(methods=["GET"])
+def count_failed_jobs(filters=None) -> dict:
+	"""How many Failed records match ``filters`` (method, error_type, queue, from_date, to_date)."""
+	frappe.only_for(MANAGER_ROLE)
+	from jobkit.site import jobs_page
+
+	return {"count": _page_call(jobs_page.count_failed, filters or "{}")}
+
+
+@frappe.whitelist(methods=["POST"])
+def bulk_failed_jobs(action, filters=None) -> dict:
+	"""Retry or discard every Failed record matching ``filters``, in a background job with progress."""
+	frappe.only_for(MANAGER_ROLE)
+	from jobkit.site import jobs_page
+
+	return _page_call(jobs_page.start_bulk, action, filters or "{}")
+
+
 @frappe.whitelist()
 def health_verdict_card(filters=None) -> str:
 	"""The Jobkit workspace's number card: the latest snapshot's verdict (System Manager)."""
@@ -219,14 +320,17 @@ def metrics():
 	frappe.only_for((role, MANAGER_ROLE))
 	from werkzeug.wrappers import Response
 
+	from jobkit.engine import stats
 	from jobkit.engine.health import metrics as engine_metrics
 	from jobkit.site import health as site_health
 	from jobkit.site.records import health_checks
 
 	report = site_health.check(health_checks.thresholds())
-	return Response(
-		engine_metrics.render(report, frappe.local.site), content_type=engine_metrics.CONTENT_TYPE
+	site = frappe.local.site
+	text = engine_metrics.render(report, site) + engine_metrics.render_stats(
+		stats.totals(host.connection, site), site
 	)
+	return Response(text, content_type=engine_metrics.CONTENT_TYPE)
 
 
 def _checked_names(names: object) -> list[str]:

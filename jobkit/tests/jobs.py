@@ -134,3 +134,21 @@ def count_with_progress(items: int) -> None:
 	with jobkit.progress(total=items, title="Counting") as progress:
 		for _ in range(items):
 			progress.advance()
+
+
+def report_until_cancelled(marker: str, seconds: float = 120) -> None:
+	"""Report progress until someone cancels the job (or ``seconds`` pass), then record how it ended."""
+	deadline = time.monotonic() + seconds
+	with jobkit.progress(total=1000, title=f"Until cancelled {marker}") as progress:
+		while not progress.cancelled and time.monotonic() < deadline:
+			progress.advance()
+			time.sleep(0.05)
+	frappe.get_doc({"doctype": "ToDo", "description": f"{marker}|cancelled={progress.cancelled}"}).insert(
+		ignore_permissions=True
+	)
+
+
+def sleep_quietly(marker: str, seconds: float = 120) -> None:
+	"""Run ``seconds`` without reporting progress (only RQ's stop command ends it early)."""
+	time.sleep(seconds)
+	frappe.get_doc({"doctype": "ToDo", "description": f"{marker}|slept"}).insert(ignore_permissions=True)

@@ -21,6 +21,15 @@ from jobkit.site.host import host
 from jobkit.site.records import failed_jobs
 from jobkit.tests.utils import JobkitTestCase, ensure_user
 
+
+class _Gone:
+	"""What a cleanup deletes when the job it made is gone already."""
+
+	@staticmethod
+	def delete():
+		pass
+
+
 GUEST, WEBSITE, DESK, OWNER, MANAGER = "guest", "website user", "desk user", "owner", "System Manager"
 ROLES = (GUEST, WEBSITE, DESK, OWNER, MANAGER)
 USERS = {
@@ -52,6 +61,15 @@ MATRIX = {
 	"POST jobkit.api.resume_queue": (MANAGER,),
 	"GET jobkit.api.health_verdict_card": (MANAGER,),
 	"GET jobkit.api.metrics": (MANAGER,),  # and the alert role of Jobkit Settings
+	"GET jobkit.api.jobs_overview": (MANAGER,),  # and the alert role of Jobkit Settings
+	"GET jobkit.api.job_stats": (MANAGER,),  # and the alert role of Jobkit Settings
+	"GET jobkit.api.search_jobs": (MANAGER,),  # and the alert role of Jobkit Settings
+	"POST jobkit.api.stop_job": (MANAGER,),
+	"POST jobkit.api.cancel_running_job": (MANAGER,),
+	"POST jobkit.api.run_scheduled_job_now": (MANAGER,),
+	"POST jobkit.api.cancel_scheduled_job": (MANAGER,),
+	"GET jobkit.api.count_failed_jobs": (MANAGER,),
+	"POST jobkit.api.bulk_failed_jobs": (MANAGER,),
 	"GET Jobkit Batch (a record)": (OWNER, MANAGER),
 	"GET Jobkit Failed Job (a record)": (OWNER, MANAGER),
 	"GET Job Health Check (list)": (MANAGER,),
@@ -103,6 +121,11 @@ class TestSecurity(JobkitTestCase):
 		frappe.db.delete("Jobkit Failed Job Attempt", {"parent": ("in", failed or [""])})
 		frappe.db.delete("Jobkit Failed Job", {"name": ("in", failed or [""])})
 		frappe.db.delete("Job Health Check", {"owner": USERS[MANAGER][0]})
+		frappe.db.delete("Jobkit Skipped Run", {"creation": (">=", self.started), "reason": "Cancelled"})
+		bulk = host.rq_queue("default")
+		for rq_job in bulk.jobs:
+			if (host.envelope_of(rq_job) or {}).get("method") == "jobkit.site.jobs_page.run_bulk":
+				rq_job.delete()
 		frappe.db.commit()
 
 	# Requests and records -----------------------------------------------------------------------
@@ -165,6 +188,34 @@ class TestSecurity(JobkitTestCase):
 		letter = dead_letter.DeadLetter.of(envelope, f"security.{uuid4().hex}", ValueError(XSS), "Traceback")
 		return failed_jobs.record(letter)
 
+	def scheduled_job(self) -> str:
+		"""A delayed job of this site (taken off its queue at the end if it is run now)."""
+		handle = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, delay=3600, marker=MARKER)
+		self.addCleanup(lambda: (host.rq_queue(QUEUE).fetch_job(handle.rq_id) or _Gone).delete())
+		return handle.rq_id
+
+	def started_job(self, reporting: bool = False) -> str:
+		"""A job of this site marked started, as a worker marks it (no worker runs it: RQ's stop
+		command finds no work-horse, and a cancel is only noted), reporting progress if asked."""
+		from jobkit.engine import progress
+
+		handle = jobkit.enqueue("jobkit.tests.jobs.record", queue=QUEUE, marker=MARKER)
+		rq_job = host.rq_queue(QUEUE).fetch_job(handle.rq_id)
+		rq_job.set_status("started")
+		host.connection.hset(rq_job.key, "worker_name", "jobkit-security-test")
+		if reporting:
+			state = {"id": rq_job.id, "owner": None, "status": progress.RUNNING, "updated_at": 0}
+			state |= {"reference_doctype": None, "reference_name": None}
+			progress.keep_and_publish(host, state, 60)
+		return rq_job.id
+
+	def bulk_request(self) -> dict:
+		"""A bulk discard of a Failed record made for it (its job is taken off the queue at the end)."""
+		name = self.failed_job_of(OWNER)
+		frappe.db.commit()
+		self.assertTrue(name)
+		return {"action": "discard", "filters": {"queue": QUEUE, "method": "jobkit.tests.jobs.record"}}
+
 	# What each endpoint is called with, fresh for each allowed call ------------------------------
 
 	def request_for(self, endpoint: str, role: str) -> tuple[str, str, dict | None]:
@@ -181,6 +232,14 @@ class TestSecurity(JobkitTestCase):
 				"cancel_job": lambda: {"rq_id": f"batch:{self.batch_of(OWNER)}"},
 				"pause_queue": lambda: {"queue": PAUSED_QUEUE},
 				"resume_queue": lambda: {"queue": PAUSED_QUEUE},
+				"job_stats": lambda: {"period": "6h", "queue": QUEUE},
+				"search_jobs": lambda: {"text": "jobkit.tests"},
+				"stop_job": lambda: {"rq_id": self.started_job()},
+				"cancel_running_job": lambda: {"rq_id": self.started_job(reporting=True)},
+				"run_scheduled_job_now": lambda: {"rq_id": self.scheduled_job()},
+				"cancel_scheduled_job": lambda: {"rq_id": self.scheduled_job()},
+				"count_failed_jobs": lambda: {"filters": {"queue": QUEUE}},
+				"bulk_failed_jobs": lambda: self.bulk_request(),
 			}.get(target.rpartition(".")[2], dict)()
 			return verb, f"/api/method/{target}", params
 		doctype = target.partition(" (")[0]
@@ -282,6 +341,15 @@ class TestSecurity(JobkitTestCase):
 			("POST", "cancel_job", {"rq_id": ""}, "give the job run's RQ id"),
 			("POST", "pause_queue", {"queue": "nope"}, "unknown queue"),
 			("POST", "resume_queue", {"queue": ["long"]}, "unknown queue"),
+			("GET", "job_stats", {"period": "3w"}, "period must be one of 1h, 6h, 24h, 72h, 7d"),
+			("GET", "job_stats", {"method_name": "x" * 141}, "method_name must be a text of at most 140"),
+			("GET", "search_jobs", {"text": " "}, "Type a job id"),
+			("POST", "stop_job", {"rq_id": ""}, "rq_id must be an RQ job id"),
+			("POST", "cancel_running_job", {"rq_id": "no-such-job"}, "does not exist"),
+			("POST", "run_scheduled_job_now", {"rq_id": ["a"]}, "rq_id must be an RQ job id"),
+			("POST", "cancel_scheduled_job", {"rq_id": "no-such-job"}, "does not exist"),
+			("GET", "count_failed_jobs", {"filters": {"status": "Failed"}}, "filters must be an object with"),
+			("POST", "bulk_failed_jobs", {"action": "delete"}, "action must be one of retry, discard"),
 		]
 		for verb, method, params, message in cases:
 			response = self.call(MANAGER, verb, f"/api/method/jobkit.api.{method}", params)
@@ -296,6 +364,8 @@ class TestSecurity(JobkitTestCase):
 			("discard_failed_jobs", {"names": 5}),
 			("clear_unique_lock", {"job_id": ["a"]}),
 			("pause_queue", {"queue": "nope"}),
+			("bulk_failed_jobs", {"action": 5, "filters": "[1]"}),
+			("run_scheduled_job_now", {"rq_id": ["a"]}),
 		):
 			response = self.call(DESK, "POST", f"/api/method/jobkit.api.{method}", params)
 			self.assertEqual(response.status_code, 403, f"{method}({params}): {response.status_code}")

@@ -22,9 +22,10 @@ MEMORY_WARM_UP_JOBS = 10
 MEMORY_TOLERANCE = 0.01
 
 
-def run_jobkit_worker(*options: str, command: str = "jobkit-worker") -> str:
+def run_jobkit_worker(*options: str, command: str = "jobkit-worker", queue: str = QUEUE) -> str:
+	"""Run `bench <command> --queue <queue> --burst <options>`; ``queue`` may name several (a,b)."""
 	result = subprocess.run(
-		[*BENCH_HELPER, command, "--queue", QUEUE, "--burst", *options],
+		[*BENCH_HELPER, command, "--queue", queue, "--burst", *options],
 		cwd=os.path.join(frappe.utils.get_bench_path(), "sites"),
 		capture_output=True,
 		text=True,
