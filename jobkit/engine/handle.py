@@ -100,8 +100,9 @@ class JobHandle:
 		self._pending = False
 		if job.meta.get(SUPERSEDED_META):
 			return SUPERSEDED
-		status = job.get_status()
-		status = getattr(status, "value", status)
+		from jobkit.engine.rqcompat import job_status
+
+		status = job_status(job)
 		if status == "started" and job.meta.get(DEAD_LETTERED):
 			return FAILED  # its process died: RQ may not know for minutes
 		return status

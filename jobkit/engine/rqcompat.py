@@ -14,4 +14,10 @@ def started_registry_job_id(entry: str) -> str:
 	return parse(entry) if parse is not None else entry
 
 
-__all__ = ["rq_now", "started_registry_job_id"]
+def job_status(rq_job, refresh: bool = True) -> str | None:
+	"""An RQ job's status as text ("queued"): rq 2.x gives a JobStatus enum, whose str() is not."""
+	status = rq_job.get_status(refresh=refresh)
+	return getattr(status, "value", status)
+
+
+__all__ = ["job_status", "rq_now", "started_registry_job_id"]

@@ -18,9 +18,13 @@ by method reads, and the method into the namespace's set of methods.
 Fields of a hash: ``{queue}|{method}|{counter}``; counters: ``r`` runs, ``f`` failures, ``d``
 milliseconds run, ``w`` milliseconds waited before the start, ``b{i}`` runs of up to
 ``BUCKETS_MS[i]`` ms (the last: longer).
+
+``JOBKIT_STATS=off`` in a worker's environment (read once, at import) records nothing in it: for a
+bench that wants no stats, and for measuring what recording costs (``benchmarks/stats_overhead.py``).
 """
 
 import bisect
+import os
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -53,11 +57,14 @@ class Started:
 
 
 _current: Started | None = None
+ENABLED = os.environ.get("JOBKIT_STATS", "on").strip().lower() not in ("off", "0", "false", "no")
 
 
-def begin(queue: str, enqueued_at: datetime | None, started_at: datetime | None) -> Started:
+def begin(queue: str, enqueued_at: datetime | None, started_at: datetime | None) -> Started | None:
 	"""Note the start of this process's run (RQ's naive-UTC ``enqueued_at``/``started_at``)."""
 	global _current
+	if not ENABLED:
+		return None
 	wait = 0.0
 	if enqueued_at is not None and started_at is not None:
 		wait = max((_naive_utc(started_at) - _naive_utc(enqueued_at)).total_seconds() * 1000, 0.0)
@@ -65,7 +72,7 @@ def begin(queue: str, enqueued_at: datetime | None, started_at: datetime | None)
 	return _current
 
 
-def begin_rq_job(rq_job, queue: str | None = None) -> Started:
+def begin_rq_job(rq_job, queue: str | None = None) -> Started | None:
 	"""``begin`` for ``rq_job``, counted under ``queue`` (the host's name for it), else its origin."""
 	return begin(queue or rq_job.origin, rq_job.enqueued_at, rq_job.started_at or _utcnow())
 

@@ -72,7 +72,7 @@ def _scheduler() -> list[Finding]:
 	)
 	now = frappe.utils.now_datetime()
 	if last is None or now - frappe.utils.get_datetime(last) > SCHEDULER_SILENCE:
-		since = "never" if last is None else f"since {last}"
+		since = "yet" if last is None else f"since {last}"
 		findings.append(
 			Finding(
 				WARNING,

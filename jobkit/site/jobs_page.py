@@ -16,7 +16,7 @@ from frappe import _
 from jobkit.engine import delayed, progress, skipped, stats, unique
 from jobkit.engine.envelope import Envelope
 from jobkit.engine.errors import InvalidArgument
-from jobkit.engine.rqcompat import started_registry_job_id
+from jobkit.engine.rqcompat import job_status, started_registry_job_id
 from jobkit.site import health as site_health
 from jobkit.site.host import EXECUTE_JOB_PATH, host
 from jobkit.site.records import failed_jobs, health_checks
@@ -98,7 +98,7 @@ def describe(job) -> dict:
 		"job_name": kwargs.get("job_name") if kwargs.get("job_name") != method else None,
 		"user": kwargs.get("user"),
 		"queue": host.queue_name(job.origin),
-		"status": job.get_status(refresh=False),
+		"status": job_status(job, refresh=False),
 		"enqueued_at": _unix(job.enqueued_at),
 		"started_at": _unix(job.started_at),
 		"ended_at": _unix(job.ended_at),
@@ -296,7 +296,7 @@ def _own_job(rq_id: object, status: str):
 		) from None
 	if _site_of(job) != frappe.local.site:
 		raise InvalidArgument(_("RQ job {0} is not a job of this site").format(rq_id))
-	current = job.get_status(refresh=False)
+	current = job_status(job, refresh=False)
 	if current != status:
 		raise InvalidArgument(_("RQ job {0} is {1}, not {2}").format(rq_id, current, status))
 	return job

@@ -139,7 +139,7 @@ def count_with_progress(items: int) -> None:
 def report_until_cancelled(marker: str, seconds: float = 120) -> None:
 	"""Report progress until someone cancels the job (or ``seconds`` pass), then record how it ended."""
 	deadline = time.monotonic() + seconds
-	with jobkit.progress(total=1000, title=f"Until cancelled {marker}") as progress:
+	with jobkit.progress(total=round(seconds * 20), title=f"Until cancelled {marker}") as progress:
 		while not progress.cancelled and time.monotonic() < deadline:
 			progress.advance()
 			time.sleep(0.05)

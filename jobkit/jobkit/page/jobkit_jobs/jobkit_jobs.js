@@ -16,6 +16,17 @@ frappe.pages["jobkit-jobs"].on_page_hide = function (wrapper) {
 	wrapper.jobkit_jobs && wrapper.jobkit_jobs.hide();
 };
 
+// frappe.xcall, with the HTTP verb honoured on v15 too (its xcall always POSTs; reads here are GET-only).
+const call = (method, args, type = "POST") =>
+	new Promise((resolve, reject) =>
+		frappe.call({ method, args, type, callback: (r) => resolve(r.message), error: (r) => reject(r) })
+	);
+// Text a record stores for the desk is HTML-escaped already (see site/text.py): decoded, then escaped once.
+const stored = (value) => {
+	const decoder = document.createElement("textarea");
+	decoder.innerHTML = value === null || value === undefined ? "" : String(value);
+	return esc(decoder.value);
+};
 const esc = (value) => frappe.utils.escape_html(value === null || value === undefined ? "" : String(value));
 const MIN_REFRESH_MS = 2000; // no faster than workers announce
 const FALLBACK_MS = { connected: 60000, disconnected: 10000 };
@@ -108,8 +119,8 @@ class JobkitJobsPage {
 		this.loading = true;
 		this.last_refresh = Date.now();
 		Promise.all([
-			frappe.xcall("jobkit.api.jobs_overview", {}, "GET"),
-			frappe.xcall("jobkit.api.job_stats", { period: this.range, queue: this.stats_queue || null, method_name: this.stats_method || null }, "GET"),
+			call("jobkit.api.jobs_overview", {}, "GET"),
+			call("jobkit.api.job_stats", { period: this.range, queue: this.stats_queue || null, method_name: this.stats_method || null }, "GET"),
 		])
 			.then(([overview, stats]) => {
 				this.overview = overview;
@@ -268,7 +279,7 @@ class JobkitJobsPage {
 		};
 		const [method, args, question] = calls[action];
 		const go = () =>
-			frappe.xcall(method, args).then((outcome) => {
+			call(method, args).then((outcome) => {
 				frappe.show_alert({ message: esc(outcome.message), indicator: "green" });
 				this.refresh(true);
 			});
@@ -312,16 +323,16 @@ class JobkitJobsPage {
 	}
 
 	bulk(action) {
-		const filters = JSON.stringify(this.failed_filters());
+		const filters = this.failed_filters();
 		const $outcome = this.$body.find(".failed-outcome");
-		frappe.xcall("jobkit.api.count_failed_jobs", { filters }, "GET").then(({ count }) => {
+		call("jobkit.api.count_failed_jobs", { filters: JSON.stringify(filters) }, "GET").then(({ count }) => {
 			if (action === "count" || !count) {
 				$outcome.text(__("{0} Failed record(s) match", [count]));
 				return;
 			}
 			const question = action === "retry" ? __("Retry all {0} matching failed jobs? Each is enqueued again as a new first attempt.", [count]) : __("Discard all {0} matching failed jobs? They will not be run again.", [count]);
 			frappe.confirm(esc(question), () =>
-				frappe.xcall("jobkit.api.bulk_failed_jobs", { action, filters }).then((started) => {
+				call("jobkit.api.bulk_failed_jobs", { action, filters: JSON.stringify(filters) }).then((started) => {
 					$outcome.html(esc(__("Working through {0} record(s) in the background ({1}); the tray shows its progress.", [started.count, started.rq_id])));
 					this.follow_bulk(started.rq_id, $outcome);
 				})
@@ -331,7 +342,7 @@ class JobkitJobsPage {
 
 	follow_bulk(rq_id, $outcome) {
 		const poll = () =>
-			frappe.xcall("jobkit.api.get_progress", { rq_id }, "GET").then((state) => {
+			call("jobkit.api.get_progress", { rq_id }, "GET").then((state) => {
 				if (state) $outcome.text(__("{0}: {1} of {2} record(s)", [__(state.status), state.done, state.total]));
 				if (!state || state.status === "running") setTimeout(poll, 2000);
 				else this.refresh(true);
@@ -350,7 +361,7 @@ class JobkitJobsPage {
 		const run = () => {
 			const text = $input.val().trim();
 			if (!text) return;
-			frappe.xcall("jobkit.api.search_jobs", { text }, "GET").then((found) => this.render_search(found));
+			call("jobkit.api.search_jobs", { text }, "GET").then((found) => this.render_search(found));
 		};
 		$section.find("button").on("click", run);
 		$input.on("keydown", (event) => event.key === "Enter" && run());
@@ -359,7 +370,7 @@ class JobkitJobsPage {
 	render_search(found) {
 		const job_rows = (jobs) => jobs.map((job) => [`<code>${esc(job.rq_id)}</code>`, `<code>${esc(job.method)}</code>`, esc(job.queue), esc(__(job.status || "")), this.when(job.ended_at || job.started_at || job.enqueued_at), esc(job.error)]);
 		const headers = [__("RQ job"), __("Method"), __("Queue"), __("Status"), __("When"), __("Error")];
-		const records = found.failed.map((r) => [`<a href="/app/jobkit-failed-job/${encodeURIComponent(r.name)}">${esc(r.name)}</a>`, `<code>${esc(r.method)}</code>`, esc(r.queue), esc(__(r.status)), esc(r.error)]);
+		const records = found.failed.map((r) => [`<a href="/app/jobkit-failed-job/${encodeURIComponent(r.name)}">${esc(r.name)}</a>`, `<code>${esc(r.method)}</code>`, esc(r.queue), esc(__(r.status)), stored(r.error)]);
 		const skipped = found.skipped.map((r) => [`<a href="/app/jobkit-skipped-run/${encodeURIComponent(r.name)}">${esc(r.name)}</a>`, `<code>${esc(r.method)}</code>`, esc(r.queue), esc(__(r.reason))]);
 		const nothing = !found.jobs.length && !found.runs.length && !records.length && !skipped.length;
 		this.$body.find(".search .results").html(nothing ? `<div class="empty">${esc(__("Nothing found for {0}: no job by that id (finished jobs expire after their result TTL) and no method by that name ran in the last 72 hours", [found.text]))}</div>` :
@@ -423,7 +434,7 @@ class JobkitJobsPage {
 		chart(".chart-throughput", __("Runs"), [
 			{ name: __("Finished"), values: stats.series.map((p) => p.runs - p.failures) },
 			{ name: __("Failed"), values: stats.series.map((p) => p.failures) },
-		], "bar", ["#2490ef", "#e24c4c"]);
+		], "line", ["#2490ef", "#e24c4c"]);
 		chart(".chart-failures", __("Failure rate (%)"), [{ name: __("Failure rate"), values: stats.series.map((p) => (p.failure_rate === null ? 0 : +(p.failure_rate * 100).toFixed(1))) }], "line", ["#e24c4c"]);
 		chart(".chart-p95", __("95th percentile duration (ms)"), [{ name: __("p95"), values: stats.series.map((p) => p.p95_ms || 0) }], "line", ["#7c5cd6"]);
 		const rows = stats.methods.slice(0, 20).map((row) => [
