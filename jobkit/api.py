@@ -301,12 +301,44 @@ def bulk_failed_jobs(action, filters=None) -> dict:
 
 @frappe.whitelist()
 def health_verdict_card(filters=None) -> str:
-	"""The Jobkit workspace's number card: the latest snapshot's verdict (System Manager)."""
-	frappe.only_for(MANAGER_ROLE)
-	verdict = frappe.db.get_value(
-		"Job Health Check", {}, "verdict", order_by="collected_at desc, creation desc"
-	)
-	return frappe._(verdict) if verdict else frappe._("No snapshot yet")
+	"""The Jobkit workspace's verdict card: the verdict in its colour, its worst findings and a link
+	to the Jobs page (HTML, every finding escaped; System Manager, and the alert role)."""
+	_only_page_readers()
+	from jobkit.site import workspace
+
+	return workspace.verdict_html()
+
+
+@frappe.whitelist()
+def jobs_card(filters=None) -> dict:
+	"""A Jobkit workspace number card: ``filters`` names its figure ({"figure": "waiting"}; also
+	running, failed, runs_last_hour). Number cards call it with POST."""
+	_only_page_readers()
+	from jobkit.site import workspace
+
+	filters = frappe.parse_json(filters) if isinstance(filters, str) else filters
+	name = filters.get("figure") if isinstance(filters, dict) else None
+	if name not in workspace.FIGURES:
+		frappe.throw(frappe._("filters must name a figure: one of {0}").format(", ".join(workspace.FIGURES)))
+	return workspace.figure(name)
+
+
+@frappe.whitelist()
+def runs_chart(**_) -> dict:
+	"""The Jobkit workspace chart: runs per hour by queue over the last 24 hours (from the stats)."""
+	_only_page_readers()
+	from jobkit.site import workspace
+
+	return workspace.chart("runs")
+
+
+@frappe.whitelist()
+def durations_chart(**_) -> dict:
+	"""The Jobkit workspace chart: the 95th percentile run time per hour by queue, last 24 hours."""
+	_only_page_readers()
+	from jobkit.site import workspace
+
+	return workspace.chart("p95")
 
 
 @frappe.whitelist(methods=["GET"])

@@ -147,11 +147,14 @@ def scheduled() -> dict:
 		bench_wide[name] = count
 		due.update({rq_id.decode(): score for rq_id, score in entries})
 	rows = []
-	for job in _site_jobs(sorted(due, key=due.get)):
-		rows.append({**describe(job), "due_at": due[job.id]})
-		if len(rows) == SCHEDULED_SHOWN:
+	soonest = sorted(due, key=due.get)
+	# A page of jobs at a time, until enough are this site's: one site's bench reads one page.
+	for start in range(0, len(soonest), SCHEDULED_SHOWN):
+		for job in _site_jobs(soonest[start : start + SCHEDULED_SHOWN]):
+			rows.append({**describe(job), "due_at": due[job.id]})
+		if len(rows) >= SCHEDULED_SHOWN:
 			break
-	return {"jobs": rows, "on_bench": bench_wide, "read_per_queue": SCHEDULED_READ}
+	return {"jobs": rows[:SCHEDULED_SHOWN], "on_bench": bench_wide, "read_per_queue": SCHEDULED_READ}
 
 
 def stats_for(period: str = "1h", queue: str | None = None, method: str | None = None) -> dict:

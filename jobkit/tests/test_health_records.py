@@ -119,34 +119,9 @@ class TestHealthRecords(JobkitTestCase):
 		finally:
 			frappe.set_user("Administrator")
 
-	def test_the_workspace_shows_the_verdict_and_charts_of_depth_and_wait(self):
-		from frappe.desk.doctype.dashboard_chart.dashboard_chart import get as chart_data
-
-		self.assertEqual(api.health_verdict_card(), "No snapshot yet")
-		snapshot = frappe.get_doc(health_records.DOCTYPE, health_records.take_snapshot())
-		self.assertEqual(api.health_verdict_card(), "Critical")
-		workspace = frappe.get_doc("Workspace", "Jobkit")
-		self.assertEqual([card.number_card_name for card in workspace.number_cards], ["Job Health Verdict"])
-		self.assertEqual(
-			[chart.chart_name for chart in workspace.charts], ["Jobkit Queue Depth", "Jobkit Queue Wait"]
-		)
-		# The page finds a chart by its label: each chart in the page's layout must be one of them.
-		laid_out = [
-			block["data"]["chart_name"]
-			for block in frappe.parse_json(workspace.content)
-			if block["type"] == "chart"
-		]
-		self.assertEqual(laid_out, [chart.label for chart in workspace.charts])
-		for chart, value in (
-			("Jobkit Queue Depth", snapshot.total_pending),
-			("Jobkit Queue Wait", snapshot.max_wait),
-		):
-			data = chart_data(chart_name=chart, refresh=1)
-			# The labels are dates in the site's format (mm-dd-yyyy, dd.mm.yyyy, ...), as the chart shows them.
-			self.assertEqual(data["labels"][-1], frappe.utils.formatdate(snapshot.collected_at))
-			self.assertAlmostEqual(
-				data["datasets"][0]["values"][-1], value, delta=1
-			)  # today: one snapshot (whole numbers)
+	def test_the_workspace_verdict_card_is_for_managers_only(self):
+		# What it shows is tested in test_workspace; here, who may read it.
+		self.assertIn("indicator-pill", api.health_verdict_card())
 		frappe.set_user(TEST_USER)
 		try:
 			with enforced_permissions(), self.assertRaises(frappe.PermissionError):

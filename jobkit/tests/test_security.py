@@ -59,7 +59,10 @@ MATRIX = {
 	"POST jobkit.api.run_health_check": (MANAGER,),
 	"POST jobkit.api.pause_queue": (MANAGER,),  # then resumed by the next row
 	"POST jobkit.api.resume_queue": (MANAGER,),
-	"GET jobkit.api.health_verdict_card": (MANAGER,),
+	"GET jobkit.api.health_verdict_card": (MANAGER,),  # and the alert role of Jobkit Settings
+	"POST jobkit.api.jobs_card": (MANAGER,),  # and the alert role of Jobkit Settings
+	"POST jobkit.api.runs_chart": (MANAGER,),  # and the alert role of Jobkit Settings
+	"POST jobkit.api.durations_chart": (MANAGER,),  # and the alert role of Jobkit Settings
 	"GET jobkit.api.metrics": (MANAGER,),  # and the alert role of Jobkit Settings
 	"GET jobkit.api.jobs_overview": (MANAGER,),  # and the alert role of Jobkit Settings
 	"GET jobkit.api.job_stats": (MANAGER,),  # and the alert role of Jobkit Settings
@@ -233,6 +236,7 @@ class TestSecurity(JobkitTestCase):
 				"pause_queue": lambda: {"queue": PAUSED_QUEUE},
 				"resume_queue": lambda: {"queue": PAUSED_QUEUE},
 				"job_stats": lambda: {"period": "6h", "queue": QUEUE},
+				"jobs_card": lambda: {"filters": {"figure": "failed"}},
 				"search_jobs": lambda: {"text": "jobkit.tests"},
 				"stop_job": lambda: {"rq_id": self.started_job()},
 				"cancel_running_job": lambda: {"rq_id": self.started_job(reporting=True)},
@@ -344,6 +348,7 @@ class TestSecurity(JobkitTestCase):
 			("GET", "job_stats", {"period": "3w"}, "period must be one of 1h, 6h, 24h, 72h, 7d"),
 			("GET", "job_stats", {"method_name": "x" * 141}, "method_name must be a text of at most 140"),
 			("GET", "search_jobs", {"text": " "}, "Type a job id"),
+			("POST", "jobs_card", {"filters": "[]"}, "filters must name a figure"),
 			("POST", "stop_job", {"rq_id": ""}, "rq_id must be an RQ job id"),
 			("POST", "cancel_running_job", {"rq_id": "no-such-job"}, "does not exist"),
 			("POST", "run_scheduled_job_now", {"rq_id": ["a"]}, "rq_id must be an RQ job id"),
