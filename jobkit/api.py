@@ -107,10 +107,21 @@ def get_progress(rq_id) -> dict | None:
 
 @frappe.whitelist()
 def get_my_jobs() -> list[dict]:
-	"""The current user's jobs that reported progress and are still kept, the latest first."""
+	"""The current user's jobs that reported progress and are still kept, and their jobs that failed
+	for good in the last day (their Failed records), the latest first."""
 	if frappe.session.user == "Guest":
 		raise frappe.PermissionError(frappe._("Log in to see your background jobs"))
-	return progress.for_owner(host, frappe.session.user)
+	from jobkit.site.records import failed_jobs
+
+	states = progress.for_owner(host, frappe.session.user)
+	batches = [state["batch"] for state in states if state.get("batch")]
+	if batches:  # a batch whose record was deleted (pruned, by hand) is not shown any more
+		kept = set(frappe.get_all("Jobkit Batch", {"name": ("in", batches)}, pluck="name"))
+		states = [state for state in states if not state.get("batch") or state["batch"] in kept]
+	shown = {state["id"] for state in states}
+	return states + [
+		state for state in failed_jobs.recent_of(frappe.session.user) if state["rq_id"] not in shown
+	]
 
 
 @frappe.whitelist(methods=["POST"])

@@ -110,6 +110,48 @@ class TestFailedJobs(SiteJobsTestCase):
 		again = api.retry_failed_jobs(names=[record.name])
 		self.assertIn("Retried already", again["errors"][record.name])
 
+	def test_a_retry_that_fails_again_leaves_a_record_pointing_back(self):
+		marker = f"jobkit-test-{uuid4().hex}"
+		first = self.failed_job_of(marker, method="jobkit.tests.jobs.fail")
+		self.assertIsNone(first.retry_of)
+		outcome = api.retry_failed_jobs(names=[first.name])  # it fails again
+		frappe.db.commit()
+		run_bench_worker(QUEUE)
+		frappe.db.commit()
+		again = frappe.get_all(
+			"Jobkit Failed Job",
+			filters={"kwargs": ("like", f"%{marker}%"), "name": ("!=", first.name)},
+			fields=["name", "retry_of", "rq_job_id"],
+		)
+		self.assertEqual(
+			[(row.retry_of, row.rq_job_id) for row in again], [(first.name, outcome["retried"][first.name])]
+		)
+
+	def test_a_users_failed_job_shows_in_their_tray_and_no_one_elses(self):
+		marker = f"jobkit-test-{uuid4().hex}"
+		record = self.failed_job_of(marker, method="jobkit.tests.jobs.fail")
+		frappe.set_user(TEST_USER)
+		try:
+			mine = {state["id"]: state for state in api.get_my_jobs()}
+		finally:
+			frappe.set_user(MANAGER)
+		try:
+			theirs = {state["id"] for state in api.get_my_jobs()}
+		finally:
+			frappe.set_user("Administrator")
+		shown = mine[f"failed:{record.name}"]
+		self.assertEqual((shown["status"], shown["failed_record"], shown["method"]), (
+			"failed", record.name, "jobkit.tests.jobs.fail"
+		))  # fmt: skip
+		self.assertIn(marker, shown["reason"])
+		self.assertNotIn(f"failed:{record.name}", theirs)
+		api.discard_failed_jobs(names=[record.name])  # looked at: the tray lets it go
+		frappe.set_user(TEST_USER)
+		try:
+			self.assertNotIn(f"failed:{record.name}", {state["id"] for state in api.get_my_jobs()})
+		finally:
+			frappe.set_user("Administrator")
+
 	def test_retry_and_discard_without_the_role_are_refused(self):
 		record = self.failed_job_of(
 			f"jobkit-test-{uuid4().hex}", method="jobkit.tests.jobs.fail_until_fixed", api_key=SECRET

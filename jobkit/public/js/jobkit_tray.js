@@ -1,5 +1,5 @@
 // The "Background jobs" tray in the desk navbar: the current user's running and recent jobs and
-// batches, with progress, stage, ETA and Cancel. Its state comes from the server on page load
+// batches, with progress, stage, ETA and Cancel, and their jobs that failed for good lately. Its state comes from the server on page load
 // (jobkit.api.get_my_jobs), so a reload shows it; realtime "jobkit_progress" messages (sent only
 // to the job owner's room, or the reference document's) keep it moving. Text from jobs is escaped.
 frappe.provide("jobkit.tray");
@@ -8,6 +8,10 @@ jobkit.tray = {
 	jobs: {}, // state by run id
 	cancelling: {}, // run ids whose cancel was asked for, until they end
 	max_shown: 10,
+	loaded_at: null, // when the server's state was last read (page load, or the polling fallback)
+	heard_at: null, // when a realtime message last came
+	// Without realtime (socket down), the tray reads the server's state this often while a job runs.
+	poll_ms: 10000,
 
 	setup() {
 		if (this.$item || !frappe.session || frappe.session.user === "Guest") return;
@@ -21,7 +25,9 @@ jobkit.tray = {
 					<span class="jobkit-tray-count badge badge-pill hidden"></span>
 				</button>
 				<div class="dropdown-menu dropdown-menu-right jobkit-tray-menu" role="menu">
-					<div class="jobkit-tray-header">${__("Background jobs")}</div>
+					<div class="jobkit-tray-header">${__("Background jobs")}
+						<span class="jobkit-tray-age text-muted small"></span>
+						<a class="jobkit-tray-clear small hidden" href="#">${__("Clear finished")}</a></div>
 					<div class="jobkit-tray-list"></div>
 				</div>
 			</li>`);
@@ -29,9 +35,11 @@ jobkit.tray = {
 		this.$item.find(".dropdown-menu").on("click", (e) => e.stopPropagation()); // stay open on Cancel
 		$nav.prepend(this.$item);
 		this.$list = this.$item.find(".jobkit-tray-list");
-		this.$list.on("click", ".jobkit-tray-cancel", (e) => this.cancel($(e.currentTarget).attr("data-id")));
+		this.$list.on("click", ".jobkit-tray-cancel", (e) => this.confirm_cancel($(e.currentTarget).attr("data-id")));
+		this.$item.find(".jobkit-tray-clear").on("click", (e) => (e.preventDefault(), this.clear_finished()));
+		this.ticker = setInterval(() => this.tick(), 1000);
 		frappe.realtime.off("jobkit_progress");
-		frappe.realtime.on("jobkit_progress", (state) => this.update(state, true));
+		frappe.realtime.on("jobkit_progress", (state) => ((this.heard_at = Date.now()), this.update(state, true)));
 		// A change of the site's job health verdict (sent to System Managers only).
 		frappe.realtime.off("jobkit_health");
 		frappe.realtime.on("jobkit_health", (alert) => {
@@ -52,14 +60,55 @@ jobkit.tray = {
 			.jobkit-tray-title .ellipsis { flex: 1; }
 			.jobkit-tray-progress { height: 6px; margin: 4px 0; }
 			.jobkit-tray-count { margin-left: 2px; }
+			.jobkit-tray-header { display: flex; gap: 8px; align-items: baseline; }
+			.jobkit-tray-age { flex: 1; font-weight: normal; }
 		</style>`);
 	},
 
-	load() {
+	load(live = false) {
 		return frappe.xcall("jobkit.api.get_my_jobs").then((states) => {
-			(states || []).forEach((state) => this.update(state, false));
+			this.loaded_at = Date.now();
+			(states || []).forEach((state) => this.update(state, live));
 			this.render();
 		});
+	},
+
+	socket_connected() {
+		return !!(frappe.realtime.socket && frappe.realtime.socket.connected);
+	},
+
+	// Each second: say how old the figures are; with the socket down, poll while a job runs.
+	tick() {
+		const running = Object.values(this.jobs).some((state) => state.status === "running");
+		const last = Math.max(this.loaded_at || 0, this.heard_at || 0);
+		const live = this.socket_connected();
+		if (running && last) {
+			const age = Math.round((Date.now() - last) / 1000);
+			this.$item.find(".jobkit-tray-age").text(live ? __("live · updated {0} s ago", [age]) : __("realtime down · updated {0} s ago", [age]));
+		} else {
+			this.$item.find(".jobkit-tray-age").text("");
+		}
+		if (running && !live && !this.polling && Date.now() - last > this.poll_ms) {
+			this.polling = true;
+			this.load(true).finally(() => (this.polling = false));
+		}
+	},
+
+	hidden_ids() {
+		try {
+			return JSON.parse(localStorage.getItem("jobkit_tray_cleared") || "{}");
+		} catch (e) {
+			return {};
+		}
+	},
+
+	clear_finished() {
+		const cleared = this.hidden_ids();
+		for (const state of Object.values(this.jobs)) {
+			if (state.status !== "running") cleared[state.id] = state.updated_at;
+		}
+		localStorage.setItem("jobkit_tray_cleared", JSON.stringify(cleared));
+		this.render();
 	},
 
 	update(state, live) {
@@ -75,11 +124,14 @@ jobkit.tray = {
 
 	render(before) {
 		if (!this.$list) return;
+		const cleared = this.hidden_ids();
 		const states = Object.values(this.jobs)
+			.filter((state) => !(cleared[state.id] && cleared[state.id] >= state.updated_at))
 			.sort((a, b) => b.updated_at - a.updated_at)
 			.slice(0, this.max_shown);
 		const running = states.filter((state) => state.status === "running").length;
 		this.$item.find(".jobkit-tray-count").text(running).toggleClass("hidden", !running);
+		this.$item.find(".jobkit-tray-clear").toggleClass("hidden", states.every((state) => state.status === "running"));
 		if (!states.length) {
 			this.$list.html(`<div class="jobkit-tray-empty text-muted">${__("No background jobs")}</div>`);
 			return;
@@ -108,7 +160,8 @@ jobkit.tray = {
 
 	entry(state) {
 		const esc = frappe.utils.escape_html;
-		const colour = { running: "blue", done: "green", failed: "red", cancelled: "gray" }[state.status];
+		const colour = this.with_errors(state) ? "orange" : { running: "blue", done: "green", failed: "red", cancelled: "gray" }[state.status];
+		const label = this.with_errors(state) ? __("done with errors") : __(state.status);
 		let cancel = "";
 		if (state.status === "running") {
 			cancel = this.cancelling[state.id]
@@ -118,8 +171,8 @@ jobkit.tray = {
 		return `
 			<div class="jobkit-tray-job" data-id="${esc(state.id)}" data-status="${esc(state.status)}">
 				<div class="jobkit-tray-title">
-					<span class="indicator-pill ${colour}">${__(esc(state.status))}</span>
-					<span class="ellipsis">${esc(state.title || state.method || "")}</span>
+					<span class="indicator-pill ${colour}">${esc(label)}</span>
+					${this.link_of(state) ? `<a class="ellipsis" href="${this.link_of(state)}">${esc(state.title || state.method || "")}</a>` : `<span class="ellipsis">${esc(state.title || state.method || "")}</span>`}
 					${cancel}
 				</div>
 				${this.bar(state)}
@@ -128,6 +181,7 @@ jobkit.tray = {
 	},
 
 	bar(state) {
+		if (state.failed_record) return `<div class="jobkit-tray-progress"></div>`; // no progress to show
 		const percent = state.percent == null ? null : Math.max(0, Math.min(100, state.percent));
 		const background = { running: "primary", done: "success", failed: "danger", cancelled: "secondary" }[
 			state.status
@@ -141,15 +195,37 @@ jobkit.tray = {
 
 	details(state) {
 		const esc = frappe.utils.escape_html;
-		const counts = state.total == null ? `${state.done}` : `${state.done} / ${state.total}`;
+		// A failed job's record (no progress reported) has no counts to show.
+		const counts = state.failed_record ? "" : state.total == null ? `${state.done}` : `${state.done} / ${state.total}`;
 		return [
 			state.stage ? esc(state.stage) : "",
 			counts,
 			state.status === "running" && state.eta != null ? __("{0} left", [this.duration(state.eta)]) : "",
 			state.reason ? esc(state.reason) : "",
+			state.status !== "running" && state.updated_at ? __("ended {0} ago", [this.duration(Math.max(Date.now() / 1000 - state.updated_at, 1))]) : "",
 		]
 			.filter(Boolean)
 			.join(" · ");
+	},
+
+	// A batch that ended with failed items: "done", but not all of it.
+	with_errors(state) {
+		return state.status === "done" && state.stage === "Completed with errors";
+	},
+
+	link_of(state) {
+		if (state.failed_record) return `/app/jobkit-failed-job/${encodeURIComponent(state.failed_record)}`;
+		if (state.batch) return `/app/jobkit-batch/${encodeURIComponent(state.batch)}`;
+		if (state.reference_doctype)
+			return `/app/${frappe.router.slug(state.reference_doctype)}/${encodeURIComponent(state.reference_name)}`;
+		if (state.status === "failed") return "/app/jobkit-failed-job?status=Failed";
+		return "";
+	},
+
+	confirm_cancel(id) {
+		const state = this.jobs[id];
+		const title = frappe.utils.escape_html((state && (state.title || state.method)) || id);
+		frappe.confirm(__("Cancel {0}? It stops at its next progress check; what it did so far stays done.", [title]), () => this.cancel(id));
 	},
 
 	cancel(id) {
@@ -165,18 +241,14 @@ jobkit.tray = {
 	toast(state) {
 		const esc = frappe.utils.escape_html;
 		const title = esc(state.title || state.method || "");
-		let link = "";
-		if (state.batch) link = `/app/jobkit-batch/${encodeURIComponent(state.batch)}`;
-		else if (state.reference_doctype)
-			link = `/app/${frappe.router.slug(state.reference_doctype)}/${encodeURIComponent(state.reference_name)}`;
-		else if (state.status === "failed") link = "/app/jobkit-failed-job";
+		const link = this.link_of(state);
 		const text = {
-			done: __("{0}: done", [title]),
+			done: this.with_errors(state) ? __("{0}: done with errors", [title]) + (state.reason ? ` (${esc(state.reason)})` : "") : __("{0}: done", [title]),
 			failed: __("{0}: failed", [title]) + (state.reason ? ` (${esc(state.reason)})` : ""),
 			cancelled: __("{0}: cancelled", [title]),
 		}[state.status];
 		const message = link ? `<a href="${link}">${text}</a>` : text;
-		const indicator = { done: "green", failed: "red", cancelled: "orange" }[state.status];
+		const indicator = this.with_errors(state) ? "orange" : { done: "green", failed: "red", cancelled: "orange" }[state.status];
 		frappe.show_alert({ message, indicator }, 10);
 	},
 

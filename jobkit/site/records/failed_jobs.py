@@ -8,13 +8,14 @@ tampered with fails to decrypt rather than run.
 """
 
 import base64
+import html
 import pickle
 
 import frappe
 
 from jobkit.engine.dead_letter import DeadLetter
 from jobkit.site import retention
-from jobkit.site.text import as_text, shown_kwargs, site_time
+from jobkit.site.text import as_text, shown_kwargs, site_time, site_timezone
 
 DOCTYPE = "Jobkit Failed Job"
 ATTEMPT_DOCTYPE = "Jobkit Failed Job Attempt"
@@ -53,12 +54,58 @@ def record(letter: DeadLetter) -> str:
 				for failure in letter.failures
 			],
 			"job": seal(letter.job),
+			"retry_of": retry_of(letter),
 		}
 	)
 	# The job's user may since have been deleted, its reference document too: keep the record.
 	doc.insert(ignore_permissions=True, ignore_links=True)
 	frappe.db.commit()
 	return doc.name
+
+
+def retry_of(letter: DeadLetter) -> str | None:
+	"""The record whose retry this failed run was: retried as the first attempt of the same job."""
+	from jobkit.site.host import host
+
+	return frappe.db.get_value(
+		DOCTYPE,
+		{"retried_as": host.rq_job_id(letter.job_id), "status": RETRIED},
+		"name",
+		order_by="resolved_at desc",
+	)
+
+
+RECENT_HOURS = 24
+RECENT_SHOWN = 5
+
+
+def recent_of(user: str) -> list[dict]:
+	"""``user``'s jobs that failed for good in the last ``RECENT_HOURS``, as the tray shows runs."""
+	since = frappe.utils.add_to_date(frappe.utils.now_datetime(), hours=-RECENT_HOURS)
+	rows = frappe.get_all(
+		DOCTYPE,
+		{"user": user, "status": FAILED, "last_failed_at": (">=", since)},
+		["name", "method", "queue", "error", "rq_job_id", "last_failed_at"],
+		order_by="last_failed_at desc",
+		limit=RECENT_SHOWN,
+	)
+	return [
+		{
+			"id": f"failed:{row.name}",
+			"rq_id": row.rq_job_id,
+			"failed_record": row.name,
+			"method": row.method,
+			"queue": row.queue,
+			"title": row.method,
+			"status": "failed",
+			# Stored escaped for the desk; the tray escapes what it shows, so it gets the text.
+			"reason": html.unescape(row.error or "")[:200],
+			"done": 0,
+			"total": None,
+			"updated_at": row.last_failed_at.replace(tzinfo=site_timezone()).timestamp(),
+		}
+		for row in rows
+	]
 
 
 def prune(days: int) -> int:

@@ -2,7 +2,23 @@
 frappe.ui.form.on("Jobkit Failed Job", {
 	refresh(frm) {
 		frm.disable_save(); // written by jobkit only: nothing here is edited by hand
-		if (frm.doc.status !== "Failed" || !frappe.user.has_role("System Manager")) return;
+		const manager = frappe.user.has_role("System Manager");
+		if (frm.doc.retried_as && manager) {
+			frm.add_custom_button(__("Find the retry"), () => {
+				frappe.route_options = { search: frm.doc.retried_as };
+				frappe.set_route("jobkit-jobs");
+			});
+		}
+		if (frm.doc.status !== "Failed") return;
+		if (!manager) {
+			frm.set_intro(
+				__("Only a System Manager can retry or discard this job: ask one, naming this record ({0}).", [
+					frappe.utils.escape_html(frm.doc.name),
+				]),
+				"blue"
+			);
+			return;
+		}
 		const act = (action) =>
 			frappe
 				.xcall(`jobkit.api.${action}_failed_jobs`, { names: [frm.doc.name] })

@@ -86,6 +86,12 @@ class JobkitJobsPage {
 		frappe.realtime.on("jobkit_jobs", this.on_change);
 		this.visible = true;
 		this.refresh(true);
+		// A link from elsewhere in the desk (a failed job's "Find the retry") asks for a search.
+		const wanted = frappe.route_options && frappe.route_options.search;
+		if (wanted) {
+			frappe.route_options = null;
+			this.search_for(String(wanted));
+		}
 	}
 
 	hide() {
@@ -358,13 +364,19 @@ class JobkitJobsPage {
 			<div class="filters"><input type="search" class="form-control input-xs" style="max-width:420px" placeholder="${esc(__("e.g. Sales Invoice::SINV-0001::submit, or erpnext.accounts"))}">
 			<button class="btn btn-xs btn-default">${esc(__("Search"))}</button></div><div class="results" style="margin-top:8px"></div>`);
 		const $input = $section.find("input");
-		const run = () => {
-			const text = $input.val().trim();
-			if (!text) return;
-			call("jobkit.api.search_jobs", { text }, "GET").then((found) => this.render_search(found));
-		};
+		const run = () => this.search_for($input.val().trim());
 		$section.find("button").on("click", run);
 		$input.on("keydown", (event) => event.key === "Enter" && run());
+	}
+
+	search_for(text) {
+		if (!text) return;
+		const $section = this.$body.find(".search");
+		$section.find("input").val(text);
+		call("jobkit.api.search_jobs", { text }, "GET").then((found) => {
+			this.render_search(found);
+			$section[0].scrollIntoView({ behavior: "smooth" });
+		});
 	}
 
 	render_search(found) {
