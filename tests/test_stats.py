@@ -119,3 +119,16 @@ def test_a_percentile_read_off_the_histogram_lies_in_the_true_percentiles_bucket
 	low = stats.BUCKETS_MS[index - 1] if index else 0
 	high = stats.BUCKETS_MS[index] if index < len(stats.BUCKETS_MS) else low
 	assert low <= estimate <= high
+
+
+def test_a_run_is_recorded_after_redis_forgot_the_script_and_with_more_commands_in_its_round_trip(conn):
+	conn.script_flush()  # a restarted Redis: the script is sent again, the run counted once
+	stats.record(
+		conn, NAMESPACE, "default", "tests.fixtures.add", 12.0, 3.0, False, "rq-1",
+		also=lambda pipe: pipe.set("jobkit-test:also", 1, nx=True),
+	)  # fmt: skip
+	assert conn.get("jobkit-test:also") == b"1"  # the other command ran (twice: it must be safe to)
+	stats.record(conn, NAMESPACE, "default", "tests.fixtures.add", 30.0, 1.0, True)
+	[figures] = stats.totals(conn, NAMESPACE).values()
+	assert (figures.runs, figures.failures, figures.duration_ms, figures.wait_ms) == (2, 1, 42, 4)
+	assert stats.recent(conn, NAMESPACE, "tests.fixtures.add")[0][0] == "rq-1"

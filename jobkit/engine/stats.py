@@ -2,7 +2,7 @@
 wait before start and a histogram of durations, added up by minute and by hour.
 
 Sidekiq 7's metrics are the model: counters in a Redis hash per minute, written with no read, so
-recording costs one pipelined round trip a run (``record``) and reading costs one hash per minute
+recording costs one round trip a run, one script call (``record``, ``lua/stats_record.lua``) and reading costs one hash per minute
 or hour read, whatever the queues hold. Minutes are kept ``MINUTES_KEPT`` (72 h), hours
 ``HOURS_KEPT``; a Frappe site rolls hours up into its Jobkit Job Stat records for longer. The
 lifetime totals (``totals``) are Prometheus' counters and histogram (``health.metrics``).
@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from jobkit.engine import keys
+from jobkit.engine import keys, scripts
 
 MINUTES_KEPT = 72 * 3600  # seconds a minute's hash lives
 HOURS_KEPT = 8 * 24 * 3600  # an hour's: long enough for a rollup missed over a long weekend
@@ -83,10 +83,9 @@ def failed() -> None:
 		_current.failed = True
 
 
-def end(connection, namespace: str, method: str, rq_id: str | None, *, failed: bool = False, pipeline=None):
-	"""Record the run ``begin`` noted, as failed if ``failed`` or marked so; None if none was begun.
-
-	Writes into ``pipeline`` when one is given (the caller executes it), else in one round trip."""
+def end(connection, namespace: str, method: str, rq_id: str | None, *, failed: bool = False, also=None):
+	"""Record the run ``begin`` noted, as failed if ``failed`` or marked so; None if none was begun,
+	else the replies of the round trip (``also(pipe)`` queues more commands in it: theirs come last)."""
 	global _current
 	run, _current = _current, None
 	if run is None:
@@ -94,39 +93,47 @@ def end(connection, namespace: str, method: str, rq_id: str | None, *, failed: b
 	duration = (time.monotonic() - run.at) * 1000
 	return record(
 		connection, namespace, run.queue, method, duration, run.wait_ms, failed or run.failed, rq_id,
-		pipeline=pipeline,
+		also=also,
 	)  # fmt: skip
 
 
 def record(
-	connection, namespace, queue, method, duration_ms, wait_ms, failed, rq_id=None, *, at=None, pipeline=None
+	connection, namespace, queue, method, duration_ms, wait_ms, failed, rq_id=None, *, at=None, also=None
 ):
-	"""Add one run to its minute, its hour and the totals (and its method's recent runs)."""
+	"""Add one run to its minute, its hour and the totals (and its method's recent runs), in one
+	script call; ``also(pipe)`` queues more commands in the same round trip (safe to run twice: a
+	server that does not know the script yet runs the round trip again). The replies."""
 	now = time.time() if at is None else at
 	moment = datetime.fromtimestamp(now, timezone.utc)
-	pipe = pipeline if pipeline is not None else connection.pipeline(transaction=False)
-	prefix = f"{queue}|{method}|"
-	counts = {"r": 1, "d": round(duration_ms), "w": round(wait_ms), f"b{bucket_of(duration_ms)}": 1}
+	counts = [("r", 1), ("d", round(duration_ms)), ("w", round(wait_ms)), (f"b{bucket_of(duration_ms)}", 1)]
 	if failed:
-		counts["f"] = 1
-	for key, ttl in (
-		(keys.stats(namespace, MINUTE, moment.strftime(_LAYOUT[MINUTE])), MINUTES_KEPT),
-		(keys.stats(namespace, HOUR, moment.strftime(_LAYOUT[HOUR])), HOURS_KEPT),
-		(keys.stats_totals(namespace), None),
-	):
-		for counter, amount in counts.items():
-			pipe.hincrby(key, prefix + counter, amount)
-		if ttl:
-			pipe.expire(key, ttl)
-	if rq_id:
-		recent = keys.recent_runs(namespace, method)
-		pipe.zadd(recent, {rq_id: now})
-		pipe.zremrangebyrank(recent, 0, -RECENT_KEPT - 1)
-		pipe.expire(recent, RECENT_SECONDS)
-	pipe.zadd(keys.stats_methods(namespace), {method: now})
-	if pipeline is None:
-		pipe.execute()
-	return pipe
+		counts.append(("f", 1))
+	script_keys = [
+		keys.stats(namespace, MINUTE, moment.strftime(_LAYOUT[MINUTE])),
+		keys.stats(namespace, HOUR, moment.strftime(_LAYOUT[HOUR])),
+		keys.stats_totals(namespace),
+		keys.recent_runs(namespace, method),
+		keys.stats_methods(namespace),
+	]
+	args = [
+		f"{queue}|{method}|",
+		MINUTES_KEPT,
+		HOURS_KEPT,
+		RECENT_KEPT,
+		RECENT_SECONDS,
+		rq_id or "",
+		now,
+		method,
+	]
+	for counter, amount in counts:
+		args += [counter, amount]
+
+	def fill(pipe):
+		scripts.STATS_RECORD.on(pipe, script_keys, args)
+		if also is not None:
+			also(pipe)
+
+	return scripts.execute_with(connection, fill, scripts.STATS_RECORD)
 
 
 def bucket_of(duration_ms: float) -> int:

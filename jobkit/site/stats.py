@@ -44,13 +44,13 @@ def job_ended(method=None, kwargs=None, result=None, **_) -> None:
 		from frappe.utils.background_jobs import get_redis_conn
 
 		connection, site = get_redis_conn(), frappe.local.site
-		pipe = connection.pipeline(transaction=False)
-		if stats.end(
-			connection, site, method, rq_job.id, failed=sys.exc_info()[0] is not None, pipeline=pipe
-		):
-			pipe.set(keys.jobs_changed(site), 1, nx=True, px=CHANGED_EVERY_MS)
-			if pipe.execute()[-1]:
-				announce_change()
+		changed = keys.jobs_changed(site)
+		replies = stats.end(
+			connection, site, method, rq_job.id, failed=sys.exc_info()[0] is not None,
+			also=lambda pipe: pipe.set(changed, 1, nx=True, px=CHANGED_EVERY_MS),
+		)  # fmt: skip
+		if replies and replies[-1]:
+			announce_change()
 	except Exception as e:  # the job's outcome is its own: stats are never why a job fails
 		logger.warning("jobkit: could not record the stats of %s (%s: %s)", rq_job.id, type(e).__name__, e)
 
