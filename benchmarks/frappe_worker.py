@@ -8,10 +8,13 @@ Each round enqueues ``--jobs`` no-op jobs with ``frappe.enqueue`` (``frappe.ping
 other worker of the bench listens to (``--queue``, default ``short``: stop the bench's workers
 first), then times one worker of each kind draining them (``--burst``, from its start to its exit,
 so each figure includes the worker's start-up), in an order rotated from round to round. Prints
-each case's median jobs/s and the median of its per-round ratio to `bench worker`.
+each case's median jobs/s and the median of its per-round ratio to `bench worker`. The last case
+is `bench worker` with ``JOBKIT_STATS=off``: its ratio is what recording every job's stats (the
+site's before_job/after_job hooks) costs a no-op Frappe job, inverted.
 """
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -19,7 +22,12 @@ import time
 
 import frappe
 
-CASES = {"bench worker": "worker", "bench jobkit-worker": "jobkit-worker"}
+# name: (bench command, JOBKIT_STATS); "off" measures what recording every job's stats costs.
+CASES = {
+	"bench worker": ("worker", "on"),
+	"bench jobkit-worker": ("jobkit-worker", "on"),
+	"bench worker, JOBKIT_STATS=off": ("worker", "off"),
+}
 
 
 def main() -> None:
@@ -49,7 +57,7 @@ def main() -> None:
 			for case in names[shift:] + names[:shift]:
 				for _ in range(args.jobs):
 					frappe.enqueue("frappe.ping", queue=args.queue)
-				this_round[case] = args.jobs / _drain(CASES[case], args.queue)
+				this_round[case] = args.jobs / _drain(*CASES[case], args.queue)
 				if queue.count:
 					raise SystemExit(f"{case} left {queue.count} jobs on the queue")
 			for case, rate in this_round.items():
@@ -66,7 +74,7 @@ def main() -> None:
 		print(f"{case:24} {statistics.median(rates[case]):8.1f} {statistics.median(ratios[case]):15.2f}")
 
 
-def _drain(command: str, queue: str) -> float:
+def _drain(command: str, stats: str, queue: str) -> float:
 	start = time.perf_counter()
 	subprocess.run(
 		[
@@ -82,6 +90,7 @@ def _drain(command: str, queue: str) -> float:
 		],
 		check=True,
 		stdout=subprocess.DEVNULL,
+		env={**os.environ, "JOBKIT_STATS": stats},
 	)
 	return time.perf_counter() - start
 

@@ -128,10 +128,12 @@ def record(
 	for counter, amount in counts:
 		args += [counter, amount]
 
+	if also is None:  # one command: no pipeline to build (a forked work-horse pays for every object)
+		return [scripts.STATS_RECORD(connection, script_keys, args)]
+
 	def fill(pipe):
 		scripts.STATS_RECORD.on(pipe, script_keys, args)
-		if also is not None:
-			also(pipe)
+		also(pipe)
 
 	return scripts.execute_with(connection, fill, scripts.STATS_RECORD)
 
