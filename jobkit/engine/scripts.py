@@ -7,6 +7,7 @@ on every execute.) The batch scripts share local functions (``batch_common.lua``
 each of them as part of its source.
 """
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -20,8 +21,17 @@ class Script:
 
 	def __init__(self, name: str, uses: tuple[str, ...] = ()):
 		self.name = name
-		self.source = "".join((SCRIPTS_DIR / f"{part}.lua").read_text() for part in (*uses, name))
-		self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+		self.uses = uses
+
+	# Read on first use, not at import: a process that imports jobkit for one script (a stock
+	# `bench worker`'s work-horse recording a run's stats) reads one file, not all of them.
+	@functools.cached_property
+	def source(self) -> str:
+		return "".join((SCRIPTS_DIR / f"{part}.lua").read_text() for part in (*self.uses, self.name))
+
+	@functools.cached_property
+	def sha(self) -> str:
+		return hashlib.sha1(self.source.encode()).hexdigest()
 
 	def __repr__(self) -> str:
 		return f"<Script {self.name} {self.sha[:8]}>"

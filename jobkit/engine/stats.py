@@ -28,8 +28,8 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from jobkit.engine import keys, scripts
 
@@ -46,14 +46,15 @@ _STEP = {MINUTE: timedelta(minutes=1), HOUR: timedelta(hours=1)}
 MAX_BUCKETS = 4 * 24 * 60
 
 
-@dataclass
+# Plain classes, not dataclasses: a stock `bench worker` imports this module afresh in each job's
+# work-horse, where building a dataclass costs more than the run's whole record.
 class Started:
 	"""A run begun in this process: what ``end`` needs to record it."""
 
-	queue: str
-	wait_ms: float
-	at: float = field(default_factory=time.monotonic)
-	failed: bool = False
+	__slots__ = ("at", "failed", "queue", "wait_ms")
+
+	def __init__(self, queue: str, wait_ms: float):
+		self.queue, self.wait_ms, self.at, self.failed = queue, wait_ms, time.monotonic(), False
 
 
 _current: Started | None = None
@@ -142,15 +143,22 @@ def bucket_of(duration_ms: float) -> int:
 	return bisect.bisect_left(BUCKETS_MS, duration_ms)
 
 
-@dataclass
 class Figures:
 	"""Runs added up (one minute or hour of one queue and method, or any sum of them)."""
 
-	runs: int = 0
-	failures: int = 0
-	duration_ms: int = 0
-	wait_ms: int = 0
-	buckets: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS_MS) + 1))
+	__slots__ = ("buckets", "duration_ms", "failures", "runs", "wait_ms")
+
+	def __init__(self, runs=0, failures=0, duration_ms=0, wait_ms=0, buckets: list[int] | None = None):
+		self.runs, self.failures, self.duration_ms, self.wait_ms = runs, failures, duration_ms, wait_ms
+		self.buckets = buckets if buckets is not None else [0] * (len(BUCKETS_MS) + 1)
+
+	def __eq__(self, other) -> bool:
+		return isinstance(other, Figures) and all(
+			getattr(self, a) == getattr(other, a) for a in self.__slots__
+		)
+
+	def __repr__(self) -> str:
+		return f"Figures(runs={self.runs}, failures={self.failures}, duration_ms={self.duration_ms})"
 
 	def add(self, other: "Figures") -> "Figures":
 		self.runs += other.runs
@@ -189,8 +197,7 @@ class Figures:
 		}
 
 
-@dataclass(frozen=True)
-class Bucket:
+class Bucket(NamedTuple):
 	"""One queue and method's figures for one minute or hour (``at``: its start, aware UTC)."""
 
 	at: datetime

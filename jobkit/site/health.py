@@ -17,7 +17,7 @@ from jobkit.site.host import host
 OVERDUE_GRACE = timedelta(minutes=15)
 # The scheduler runs some job every few minutes ("all" events every 4): silence beyond this is not.
 SCHEDULER_SILENCE = timedelta(minutes=15)
-ERROR_LOGS_PER_HOUR_WARNING = 20
+ERROR_LOGS_PER_HOUR_WARNING = 20  # unless Jobkit Settings says otherwise
 # Job types named in a finding, at most.
 SAMPLE = 5
 
@@ -107,11 +107,21 @@ def _overdue_jobs() -> list[Finding]:
 
 
 def _error_logs() -> list[Finding]:
+	setting = frappe.db.get_single_value("Jobkit Settings", "error_logs_per_hour_warning")
+	limit = ERROR_LOGS_PER_HOUR_WARNING if setting in (None, "") else int(setting)
+	if limit <= 0:  # turned off in Jobkit Settings
+		return []
 	since = frappe.utils.add_to_date(frappe.utils.now_datetime(), hours=-1)
 	count = frappe.db.count("Error Log", {"creation": (">", since)})
-	if count < ERROR_LOGS_PER_HOUR_WARNING:
+	if count < limit:
 		return []
-	return [Finding(WARNING, "error_logs", f"{count} Error Log records in the last hour")]
+	return [
+		Finding(
+			WARNING,
+			"error_logs",
+			f"{count} Error Log records in the last hour (limit {limit}, in Jobkit Settings): see the Error Log list",
+		)
+	]
 
 
 def exit_code(report: Report) -> int:

@@ -17,6 +17,7 @@ from frappe.utils import background_jobs
 from jobkit.engine import defaults, keys
 from jobkit.engine.runner import NamedRunner
 from jobkit.site import compat, documents
+from jobkit.site import stats as stats_hooks
 from jobkit.site.records import batches as batch_records
 from jobkit.site.records import failed_jobs, skipped_runs
 from jobkit.site.text import site_timezone
@@ -82,8 +83,7 @@ class FrappeHost:
 		return queue
 
 	def queue_name(self, rq_name: str) -> str:
-		# Frappe names a bench's RQ queues "<bench id>:<queue>" (generate_qname); older ones plainly.
-		return rq_name.rpartition(":")[2]
+		return stats_hooks.queue_name(rq_name)
 
 	def rq_job_id(self, job_id: str) -> str:
 		return background_jobs.create_job_id(job_id)

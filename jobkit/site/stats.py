@@ -2,7 +2,8 @@
 through Frappe's ``before_job``/``after_job`` hooks, on any worker: ``bench worker`` or
 ``bench jobkit-worker``.
 
-Frappe calls ``after_job`` in ``execute_job``'s ``finally`` with the result only, so a failure is the
+Both hooks import only the engine's stats: a stock `bench worker` imports them afresh in every job's
+work-horse. Frappe calls ``after_job`` in ``execute_job``'s ``finally`` with the result only, so a failure is the
 exception still propagating (``sys.exc_info``), or a jobkit attempt that failed and is retried
 (marked by jobkit's runner). The same round trip that writes the stats tells, at most once every
 ``CHANGED_EVERY_MS``, the Jobs page's viewers that jobs moved (``jobkit_jobs`` on the Job Health
@@ -29,9 +30,7 @@ def job_started(method=None, kwargs=None, transaction_type=None, **_) -> None:
 
 	rq_job = get_current_job()
 	if rq_job is not None:  # else frappe.enqueue(now=True) / is_async=False: not a background run
-		from jobkit.site.host import host
-
-		stats.begin_rq_job(rq_job, host.queue_name(rq_job.origin))
+		stats.begin_rq_job(rq_job, queue_name(rq_job.origin))
 
 
 def job_ended(method=None, kwargs=None, result=None, **_) -> None:
@@ -53,6 +52,14 @@ def job_ended(method=None, kwargs=None, result=None, **_) -> None:
 			announce_change()
 	except Exception as e:  # the job's outcome is its own: stats are never why a job fails
 		logger.warning("jobkit: could not record the stats of %s (%s: %s)", rq_job.id, type(e).__name__, e)
+
+
+def queue_name(rq_name: str) -> str:
+	"""A queue's name in the site's terms: Frappe names a bench's RQ queues "<bench id>:<queue>".
+
+	Here, not through the site's host: a stock `bench worker` forks a fresh work-horse per job and
+	imports these hooks in it each time, so they import no more than the stats need."""
+	return rq_name.rpartition(":")[2]
 
 
 def announce_change() -> None:

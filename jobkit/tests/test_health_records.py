@@ -128,3 +128,25 @@ class TestHealthRecords(JobkitTestCase):
 				api.health_verdict_card()
 		finally:
 			frappe.set_user("Administrator")
+
+	def test_a_snapshot_says_in_its_title_what_is_wrong(self):
+		record = frappe.get_doc(health_records.DOCTYPE, health_records.take_snapshot())
+		worst = record.findings[0]
+		self.assertEqual(worst.severity, "Critical")
+		self.assertTrue(record.summary.startswith(worst.message[:40]), record.summary)
+		self.assertIn("Critical", record.summary.rpartition("(")[2])
+		self.assertLessEqual(len(record.summary), health_records.SUMMARY_LENGTH + 10)
+
+	def test_the_error_log_rate_threshold_is_a_setting(self):
+		from jobkit.site import health as site_health
+
+		before = frappe.db.get_single_value("Jobkit Settings", "error_logs_per_hour_warning")
+		self.addCleanup(frappe.db.set_single_value, "Jobkit Settings", "error_logs_per_hour_warning", before)
+		frappe.get_doc({"doctype": "Error Log", "method": "jobkit-test-error-rate", "error": "x"}).insert(
+			ignore_permissions=True
+		)
+		for limit, expected in ((1, True), (0, False), (10**9, False)):
+			frappe.db.set_single_value("Jobkit Settings", "error_logs_per_hour_warning", limit)
+			checks = [finding.check for finding in site_health.check().findings]
+			self.assertEqual("error_logs" in checks, expected, limit)
+		frappe.db.rollback()

@@ -51,10 +51,11 @@ def start(connection, rq_job, *, build_host: bool = True) -> bool:
 def _build_host(envelope: Envelope, rq_job) -> None:
 	"""Build the job's host before the fork, where a bare worker has none of its own: the work-horse
 	inherits it instead of building one for every job."""
-	from jobkit.engine import runner  # see _chunk_runs
+	from jobkit.engine import runner, scripts  # runner: see _chunk_runs
 
 	try:
-		runner.host_for_job(envelope, rq_job)
+		if runner.host_for_job(envelope, rq_job).records_stats:
+			_ = scripts.STATS_RECORD.sha  # read here once: each work-horse records its run with it
 	except Exception:  # e.g. an invalid namespace: the work-horse meets it again and fails the job
 		logger.debug("jobkit: no host for %s before its run", rq_job.id, exc_info=True)
 

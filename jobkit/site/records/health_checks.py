@@ -63,11 +63,25 @@ def take_snapshot() -> str:
 	return doc.name
 
 
+SUMMARY_LENGTH = 140
+
+
+def _summary(report: Report, counts: dict) -> str:
+	"""What a list of snapshots shows for one: its worst finding, and the counts by severity."""
+	if not report.findings:
+		return _("no findings")
+	worst = report.findings[0].message  # findings are kept worst first
+	tally = ", ".join(f"{count} {_(severity)}" for severity, count in counts.items())
+	room = SUMMARY_LENGTH - len(tally) - 3
+	text = worst if len(worst) <= room else worst[: room - 1] + "…"
+	return as_text(f"{text} ({tally})")
+
+
 def _record(report: Report):
 	counts = {}
 	for finding in report.findings:
 		counts[finding.severity] = counts.get(finding.severity, 0) + 1
-	summary = ", ".join(f"{count} {severity}" for severity, count in counts.items()) or _("no findings")
+	summary = _summary(report, counts)
 	waits = [q.oldest_wait_seconds for q in report.queues if q.oldest_wait_seconds is not None]
 	return frappe.get_doc(
 		{
