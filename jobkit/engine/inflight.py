@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from jobkit.engine import keys
+from jobkit.engine import keys, scripts
 from jobkit.engine.lease import Renewer, renew_in_background
 
 logger = logging.getLogger("jobkit")
@@ -35,6 +35,7 @@ class InFlight(Renewer):
 		self.lease_seconds = lease_seconds
 		self.joined = joined
 		self.removed = False
+		self._also = None
 
 	def __enter__(self) -> "InFlight":
 		started = worker_run(self.rq_id)
@@ -59,6 +60,12 @@ class InFlight(Renewer):
 		"""The job removed the entry itself, with its outcome."""
 		self.removed = True
 
+	def also_at_the_end(self, prepare, *used_scripts) -> None:
+		"""At the run's end, ``prepare(failed)`` gives a function that queues commands on a pipeline
+		(or None): they go in the round trip that removes the entry, or in one of their own when the
+		job removed it itself. The run's stats, with no round trip more."""
+		self._also = (prepare, used_scripts)
+
 	def leave_to_reaper(self) -> None:
 		"""Keep the entry when the run ends: its outcome could not be written, the reaper's will be."""
 		self.removed = True
@@ -66,13 +73,31 @@ class InFlight(Renewer):
 	def __exit__(self, *exc_info) -> None:
 		super().__exit__(*exc_info)
 		_current.remove(self)
-		if self.removed:
+		if self._also is None:
+			if self.removed:
+				return
+			try:
+				self.connection.zrem(self.key, self.rq_id)
+			except Exception:
+				# The run's outcome is already written; the reaper will find this entry and see it.
+				logger.exception("jobkit: could not remove %s from the in-flight registry", self.rq_id)
 			return
+		prepare, used_scripts = self._also
 		try:
-			self.connection.zrem(self.key, self.rq_id)
+			queue_also = prepare(exc_info[0] is not None)
+			if self.removed and queue_also is None:
+				return
+
+			def commands(pipe):  # run twice if Redis had to be sent a script: each part is safe to
+				if not self.removed:
+					pipe.zrem(self.key, self.rq_id)
+				if queue_also is not None:
+					queue_also(pipe)
+
+			scripts.execute_with(self.connection, commands, *used_scripts)
 		except Exception:
-			# The run's outcome is already written; the reaper will find this entry and see it.
-			logger.exception("jobkit: could not remove %s from the in-flight registry", self.rq_id)
+			# As above for the entry; what rode along (stats) is never the run's outcome either.
+			logger.exception("jobkit: could not end the in-flight run %s", self.rq_id)
 
 	def renew(self) -> bool:
 		# XX: an entry the reaper has removed is not written back.

@@ -22,6 +22,7 @@ from jobkit.engine import (
 	methods,
 	progress,
 	retries,
+	scripts,
 	stats,
 	unique,
 )
@@ -122,9 +123,13 @@ def execute(host: Host, envelope: Envelope, *, rq_job) -> Any:
 	)
 	outcome: BaseException | None = None
 	# A host whose job wrapper has no hooks of its own (plain RQ) has the runner record its stats.
-	recording = rq_job is not None and host.records_stats
-	if recording:
+	if rq_job is not None and host.records_stats:
 		stats.begin_rq_job(rq_job, host.queue_name(rq_job.origin))
+		# Written in the round trip that takes the run out of flight: no round trip of its own.
+		in_flight.also_at_the_end(
+			lambda failed: stats.ending(host.namespace, envelope.method, rq_job.id, failed=failed),
+			scripts.STATS_RECORD,
+		)
 	try:
 		with in_flight:
 			return _run_job(host, envelope, rq_job, job)
@@ -135,16 +140,6 @@ def execute(host: Host, envelope: Envelope, *, rq_job) -> Any:
 		# A tracker the job left open (jobkit.progress() without `with`) gets its final state.
 		progress.close_open(job.rq_id or job.id, outcome)
 		context.exit_job(tokens)
-		if recording:
-			record_stats(host, envelope.method, rq_job.id, failed=outcome is not None)
-
-
-def record_stats(host: Host, method: str, rq_id: str, *, failed: bool) -> None:
-	"""The run's stats, written; a Redis failure here is logged, never the job's outcome."""
-	try:
-		stats.end(host.connection, host.namespace, method, rq_id, failed=failed)
-	except Exception as e:
-		logger.warning("jobkit: could not record the stats of %s (%s: %s)", rq_id, type(e).__name__, e)
 
 
 def _run_job(host: Host, envelope: Envelope, rq_job, job: context.JobContext) -> Any:

@@ -98,13 +98,42 @@ def end(connection, namespace: str, method: str, rq_id: str | None, *, failed: b
 	)  # fmt: skip
 
 
+def ending(namespace: str, method: str, rq_id: str | None, *, failed: bool = False):
+	"""``end`` for a caller with a round trip to make at the run's end anyway: the run ``begin`` noted,
+	as a function that queues its record on a pipeline (run by ``scripts.execute_with``, naming
+	``scripts.STATS_RECORD``; it may be called again if the round trip is), or None if none was begun."""
+	global _current
+	run, _current = _current, None
+	if run is None:
+		return None
+	duration = (time.monotonic() - run.at) * 1000
+	script_keys, args = _record_call(
+		namespace, run.queue, method, duration, run.wait_ms, failed or run.failed, rq_id, time.time()
+	)
+	return lambda pipe: scripts.STATS_RECORD.on(pipe, script_keys, args)
+
+
 def record(
 	connection, namespace, queue, method, duration_ms, wait_ms, failed, rq_id=None, *, at=None, also=None
 ):
 	"""Add one run to its minute, its hour and the totals (and its method's recent runs), in one
 	script call; ``also(pipe)`` queues more commands in the same round trip (safe to run twice: a
 	server that does not know the script yet runs the round trip again). The replies."""
-	now = time.time() if at is None else at
+	script_keys, args = _record_call(
+		namespace, queue, method, duration_ms, wait_ms, failed, rq_id, time.time() if at is None else at
+	)
+	if also is None:  # one command: no pipeline to build (a forked work-horse pays for every object)
+		return [scripts.STATS_RECORD(connection, script_keys, args)]
+
+	def fill(pipe):
+		scripts.STATS_RECORD.on(pipe, script_keys, args)
+		also(pipe)
+
+	return scripts.execute_with(connection, fill, scripts.STATS_RECORD)
+
+
+def _record_call(namespace, queue, method, duration_ms, wait_ms, failed, rq_id, now) -> tuple[list, list]:
+	"""The keys and arguments of ``lua/stats_record.lua`` for one run."""
 	moment = datetime.fromtimestamp(now, timezone.utc)
 	counts = [("r", 1), ("d", round(duration_ms)), ("w", round(wait_ms)), (f"b{bucket_of(duration_ms)}", 1)]
 	if failed:
@@ -128,15 +157,7 @@ def record(
 	]
 	for counter, amount in counts:
 		args += [counter, amount]
-
-	if also is None:  # one command: no pipeline to build (a forked work-horse pays for every object)
-		return [scripts.STATS_RECORD(connection, script_keys, args)]
-
-	def fill(pipe):
-		scripts.STATS_RECORD.on(pipe, script_keys, args)
-		also(pipe)
-
-	return scripts.execute_with(connection, fill, scripts.STATS_RECORD)
+	return script_keys, args
 
 
 def bucket_of(duration_ms: float) -> int:

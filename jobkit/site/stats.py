@@ -40,9 +40,9 @@ def job_ended(method=None, kwargs=None, result=None, **_) -> None:
 	if rq_job is None:
 		return
 	try:
-		from frappe.utils.background_jobs import get_redis_conn
-
-		connection, site = get_redis_conn(), frappe.local.site
+		# The job's own connection, which RQ has used in this work-horse already: Frappe's
+		# get_redis_conn() would open a new one in every forked work-horse.
+		connection, site = rq_job.connection, frappe.local.site
 		changed = keys.jobs_changed(site)
 		replies = stats.end(
 			connection, site, method, rq_job.id, failed=sys.exc_info()[0] is not None,

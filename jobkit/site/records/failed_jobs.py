@@ -64,12 +64,13 @@ def record(letter: DeadLetter) -> str:
 
 
 def retry_of(letter: DeadLetter) -> str | None:
-	"""The record whose retry this failed run was: retried as the first attempt of the same job."""
-	from jobkit.site.host import host
+	"""The record whose retry this failed run was: retried as the first attempt of the same job
+	(whose RQ id is the job id, site-namespaced as the site's host names it)."""
+	from frappe.utils.background_jobs import create_job_id
 
 	return frappe.db.get_value(
 		DOCTYPE,
-		{"retried_as": host.rq_job_id(letter.job_id), "status": RETRIED},
+		{"retried_as": create_job_id(letter.job_id), "status": RETRIED},
 		"name",
 		order_by="resolved_at desc",
 	)
