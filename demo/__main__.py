@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from rq import Worker
@@ -67,7 +68,7 @@ def main() -> int:
 		for step in STEPS:
 			step(tour)
 	finally:
-		heading("19. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
+		heading("20. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
 		codes = [stop_worker(worker) for worker in workers]
 		tour.check(all(code == 0 for code in codes), f"workers exited cleanly (exit codes {codes})")
 	heading("done" if not tour.problems else f"{len(tour.problems)} problem(s): {tour.problems}")
@@ -487,10 +488,36 @@ def health(tour: Tour) -> None:
 	)
 
 
+def stats(tour: Tour) -> None:
+	check = tour.check
+	heading("18. jobkit.job_stats(): every run the workers ended, per queue and method, by minute")
+	since = datetime.now(timezone.utc) - timedelta(minutes=30)
+	summary = jobkit.job_stats(since=since)
+	total = summary["total"]
+	print(
+		f"   last 30 min: {total['runs']} runs, {total['failures']} failed, "
+		f"p95 {total['p95_ms']} ms, mean wait {total['mean_wait_ms']} ms"
+	)
+	for row in summary["methods"][:5]:
+		print(
+			f"     {row['queue']:8} {row['method']:28} runs {row['runs']:>4}  failed {row['failures']:>3}  "
+			f"total {row['total_seconds']:>6} s  p95 {row['p95_ms']} ms"
+		)
+	flaky = next((row for row in summary["methods"] if row["method"] == "demo.jobs.flaky_sync"), None)
+	check(
+		flaky is not None and flaky["failures"] >= 1 and flaky["runs"] > flaky["failures"],
+		"the retried job's failed attempts are counted as failed runs, its last one as a run that ended well",
+	)
+	try:
+		jobkit.job_stats(since=since, resolution="day")
+	except jobkit.JobkitError as e:
+		print(f"   a bad resolution: {type(e).__name__}: {e}")
+
+
 def bad_input(tour: Tour) -> None:
 	connection = tour.host.connection
 	check = tour.check
-	heading("18. bad input: a clear error, and nothing is enqueued")
+	heading("19. bad input: a clear error, and nothing is enqueued")
 	before = job_count(connection)
 	bad_calls = [
 		("unknown queue", lambda: jobkit.enqueue("demo.jobs.resize_images", queue="urgent", count=1)),
@@ -548,6 +575,7 @@ STEPS = (
 	batches,
 	progress,
 	health,
+	stats,
 	bad_input,
 )
 

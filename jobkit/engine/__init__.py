@@ -7,7 +7,8 @@ the ``Host`` protocol (``host.py``), and names the Frappe glue once, as data
 Read it bottom-up: ``errors``, ``defaults``, ``keys``, ``scripts`` and ``envelope`` first; then the
 Redis protocols, one concept each (``unique``, ``inflight``, ``taking``, ``lease``, ``delayed``,
 ``locks``); the records (``dead_letter``, ``skipped``); the hosts (``host``, ``rq_host``,
-``context``); what writes and runs a job (``retries``, ``enqueue``, ``runner``, ``dead_letters``);
+``context``); what writes and runs a job (``retries``, ``enqueue``, ``runner``, ``dead_letters``,
+``stats``);
 then the packages (``batches``, ``worker``, ``health``), the ``reaper``, the ``promoter`` process,
 and ``public``, the functions ``jobkit`` exports.
 
@@ -47,7 +48,12 @@ hand-off
     instead of running in the scheduler's slot (``jobfunction``).
 dead letter, skipped run
     The record of a call whose last attempt failed (``dead_letter``), and of a call not run on
-    purpose (``skipped``: an overlapping scheduled run, or an attempt superseded by a newer call).
+    purpose (``skipped``: an overlapping scheduled run, an attempt superseded by a newer call, or a
+    waiting attempt a person cancelled).
+stats
+    Counters of runs that ended, per queue, method and minute or hour: runs, failures, time run,
+    time waited, a histogram of run times (``stats``). Every run of the host's jobs, jobkit's or
+    not, where the host's job wrapper has hooks (Frappe's); jobkit's own runs on plain RQ.
 batch, chunk, segment
     A batch runs a method over items in chunks, one job per chunk; a chunk that checkpoints runs its
     rest as a further segment (``batches``).
