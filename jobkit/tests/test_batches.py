@@ -122,6 +122,37 @@ class TestBatches(SiteJobsTestCase):
 		with self.assertRaisesRegex(frappe.ValidationError, "retried already"):
 			api.retry_batch_failed_items(record.name)
 
+	def test_a_running_batch_shows_its_failed_items_before_it_ends(self):
+		from jobkit.engine import batches
+		from jobkit.engine.batches import running
+		from jobkit.site.host import host
+
+		handle = jobkit.batch(
+			"jobkit.tests.jobs.close_todos", items=[f"item-{i}" for i in range(20)], chunk_size=10,
+			max_parallel=1, queue=QUEUE, marker="jobkit-test-running-failures",
+		)  # fmt: skip
+		frappe.db.commit()
+		try:
+			spec = batches.state.load_spec(batches.read_state(host, handle.id))
+			failure = {"item": "item-3", "error": "ValueError: bad item-3", "chunk": 0}
+			running.end_segment(
+				host, handle.id, spec, 0, 0, 10, [failure], complete=True
+			)  # as a worker ends chunk 0
+			frappe.db.commit()
+			record = frappe.get_doc("Jobkit Batch", handle.id)
+			self.assertIsNone(record.finished_at)  # chunk 1 is still to run
+			self.assertEqual((record.done, record.failed), (9, 1))
+			self.assertEqual([row.item for row in record.failed_items], ["item-3"])
+		finally:
+			handle.cancel()
+			queue = host.rq_queue(QUEUE)
+			for rq_job in queue.jobs:
+				if ((host.envelope_of(rq_job) or {}).get("kwargs") or {}).get("batch_id") == handle.id:
+					rq_job.delete()
+			frappe.db.delete("Jobkit Batch Failed Item", {"parent": handle.id})
+			frappe.db.delete("Jobkit Batch", {"name": handle.id})
+			frappe.db.commit()
+
 	def test_a_cancelled_batch_ends_cancelled_without_running_its_chunks(self):
 		marker = f"jobkit-test-{uuid4().hex[:12]}"
 		names = self.make_todos(50, marker)

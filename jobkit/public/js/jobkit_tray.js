@@ -29,6 +29,10 @@ jobkit.tray = {
 						<span class="jobkit-tray-age text-muted small"></span>
 						<a class="jobkit-tray-clear small hidden" href="#">${__("Clear finished")}</a></div>
 					<div class="jobkit-tray-list"></div>
+					<div class="jobkit-tray-footer small">
+						<a href="/app/jobkit-failed-job?user=${encodeURIComponent(frappe.session.user)}">${__("Your failed jobs")}</a> ·
+						<a href="/app/jobkit-batch?user=${encodeURIComponent(frappe.session.user)}">${__("Your batches")}</a>
+					</div>
 				</div>
 			</li>`);
 		this.add_style();
@@ -60,6 +64,7 @@ jobkit.tray = {
 			.jobkit-tray-title .ellipsis { flex: 1; }
 			.jobkit-tray-progress { height: 6px; margin: 4px 0; }
 			.jobkit-tray-count { margin-left: 2px; }
+			.jobkit-tray-footer { border-top: 1px solid var(--border-color); padding-top: 6px; }
 			.jobkit-tray-header { display: flex; gap: 8px; align-items: baseline; }
 			.jobkit-tray-age { flex: 1; font-weight: normal; }
 		</style>`);

@@ -76,7 +76,15 @@ def _update(host, state: dict) -> None:
 	if not state["finished_at"]:
 		# Numbers not known yet (the duration) stay as they are: their columns are NOT NULL.
 		values = {field: value for field, value in _values(state).items() if value is not None}
-		frappe.db.set_value(DOCTYPE, state["id"], values)
+		if state["failed"] <= (current.failed or 0):
+			frappe.db.set_value(DOCTYPE, state["id"], values)
+			return
+		# Items failed since the last write: the record shows them while the batch still runs.
+		doc = frappe.get_doc(DOCTYPE, state["id"])
+		doc.update(values)
+		_set_failed_items(host, doc, state)
+		doc.flags.ignore_links = True
+		doc.save(ignore_permissions=True)
 		return
 	doc = frappe.get_doc(DOCTYPE, state["id"])
 	doc.update(_values(state))
