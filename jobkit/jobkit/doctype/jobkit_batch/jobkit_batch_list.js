@@ -1,5 +1,6 @@
 // Status colours; the Progress column shows each batch's share of items counted.
 frappe.listview_settings["Jobkit Batch"] = {
+	hide_name_column: true, // the title says what it is; the id is in the form
 	add_fields: ["status", "progress", "failed"],
 	get_indicator(doc) {
 		const colour = {
