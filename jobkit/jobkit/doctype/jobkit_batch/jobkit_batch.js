@@ -2,6 +2,9 @@
 frappe.ui.form.on("Jobkit Batch", {
 	refresh(frm) {
 		frm.disable_save(); // written by jobkit only: nothing here is edited by hand
+		// Its rows are read-only: no pencil that opens a row for editing.
+		frm.page.wrapper.find(".jobkit-readonly-rows").remove();
+		frm.page.wrapper.append(`<style class="jobkit-readonly-rows">.frappe-control[data-fieldname="failed_items"] .btn-open-row { display: none; }</style>`);
 		const running = ["Queued", "Running"].includes(frm.doc.status);
 		const call = (method, then) =>
 			frappe.xcall(`jobkit.api.${method}`, { name: frm.doc.name }).then((outcome) => {

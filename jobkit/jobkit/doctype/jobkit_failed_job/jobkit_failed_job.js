@@ -2,6 +2,9 @@
 frappe.ui.form.on("Jobkit Failed Job", {
 	refresh(frm) {
 		frm.disable_save(); // written by jobkit only: nothing here is edited by hand
+		// Its rows are read-only: no pencil that opens a row for editing.
+		frm.page.wrapper.find(".jobkit-readonly-rows").remove();
+		frm.page.wrapper.append(`<style class="jobkit-readonly-rows">.frappe-control[data-fieldname="attempt_errors"] .btn-open-row { display: none; }</style>`);
 		const manager = frappe.user.has_role("System Manager");
 		if (frm.doc.retried_as && manager) {
 			frm.add_custom_button(__("Find the retry"), () => {
