@@ -18,7 +18,7 @@ before_tests = ["jobkit.site.boot.setup"]
 
 # Jobkit Settings keeps its documented defaults even after one field was set on its own.
 after_install = "jobkit.site.install.ensure_settings_defaults"
-after_migrate = "jobkit.site.install.ensure_settings_defaults"
+after_migrate = "jobkit.site.install.after_migrate"
 
 # The "Background jobs" tray in the navbar (progress of the user's jobs and batches).
 app_include_js = ["/assets/jobkit/js/jobkit_tray.js"]

@@ -22,11 +22,17 @@ class TestHealthRecords(JobkitTestCase):
 	def setUp(self):
 		super().setUp()
 		self.settings_before = frappe.get_single("Jobkit Settings").as_dict()
+		page_roles = frappe.db.get_value("Custom Role", {"page": "jobkit-jobs"})
+		self.page_roles_before = (
+			page_roles,
+			frappe.get_all("Has Role", {"parenttype": "Custom Role", "parent": page_roles}, pluck="role"),
+		)
 		frappe.db.set_single_value("Jobkit Settings", {"alert_role": ALERT_ROLE, "cooldown_minutes": 30})
 		self.clear()
 
 	def tearDown(self):
 		self.clear()
+		self.restore_page_roles(*self.page_roles_before)
 		frappe.db.set_single_value(
 			"Jobkit Settings",
 			{
@@ -150,3 +156,43 @@ class TestHealthRecords(JobkitTestCase):
 			checks = [finding.check for finding in site_health.check().findings]
 			self.assertEqual("error_logs" in checks, expected, limit)
 		frappe.db.rollback()
+
+	def restore_page_roles(self, kept: str | None, kept_roles: list[str]) -> None:
+		"""The Jobs page's Custom Role as it was before the test (saving Jobkit Settings with the
+		test's alert role adds that role to it)."""
+		from jobkit.site import install
+
+		name = frappe.db.get_value("Custom Role", {"page": install.JOBS_PAGE})
+		if name and not kept:
+			frappe.delete_doc("Custom Role", name, ignore_permissions=True)
+		elif name:
+			doc = frappe.get_doc("Custom Role", name)
+			doc.set("roles", [{"role": role} for role in kept_roles])
+			doc.save(ignore_permissions=True)
+		frappe.db.commit()
+
+	def test_the_alert_role_opens_the_jobs_page_read_only(self):
+		from jobkit.site import install
+
+		install.open_jobs_page_to_alert_role()
+		page = frappe.get_doc("Page", install.JOBS_PAGE)
+		frappe.set_user(ALERTED_USER)
+		try:
+			self.assertTrue(page.is_permitted())
+			with enforced_permissions():
+				overview = api.jobs_overview()
+				self.assertIn(overview["verdict"], ("OK", "Warning", "Critical"))
+				with self.assertRaises(frappe.PermissionError):
+					api.stop_job("no-such-job")
+		finally:
+			frappe.set_user("Administrator")
+		frappe.set_user(TEST_USER)  # a desk user with neither role
+		try:
+			self.assertFalse(page.is_permitted())
+		finally:
+			frappe.set_user("Administrator")
+		# A System Manager still opens it, and running it again adds nothing.
+		install.open_jobs_page_to_alert_role()
+		roles = frappe.get_all("Has Role", {"parenttype": "Custom Role", "parent": frappe.db.get_value(
+			"Custom Role", {"page": install.JOBS_PAGE})}, pluck="role")  # fmt: skip
+		self.assertEqual(sorted(roles), sorted({"System Manager", ALERT_ROLE}))

@@ -30,3 +30,8 @@ class JobkitSettings(Document):
 				)
 		if (self.cooldown_minutes or 0) < 0 or (self.stuck_after_timeout or 0) < 0:
 			frappe.throw(_("Cool-down and the stuck-job margin cannot be negative"))
+
+	def on_update(self):
+		from jobkit.site.install import open_jobs_page_to_alert_role
+
+		open_jobs_page_to_alert_role()
