@@ -151,14 +151,19 @@ def cancel_job(rq_id) -> dict:
 	}
 
 
+def _refusing_bad_input(fn, *args):
+	"""``fn(*args)``, with jobkit's refusal of bad input as Frappe's (a message, HTTP 417)."""
+	try:
+		return fn(*args)
+	except InvalidArgument as e:
+		frappe.throw(str(e), exc=frappe.ValidationError)
+
+
 def _readable_progress(rq_id: object) -> dict | None:
 	"""The state, if the caller is its owner or a System Manager; PermissionError otherwise."""
 	if frappe.session.user == "Guest":
 		raise frappe.PermissionError(frappe._("Log in to see background jobs"))
-	try:
-		rq_id = progress.checked_run_id(rq_id)
-	except InvalidArgument as e:
-		frappe.throw(str(e), exc=frappe.ValidationError)
+	rq_id = _refusing_bad_input(progress.checked_run_id, rq_id)
 	state = progress.read(host, rq_id)
 	if state is None:
 		return None
@@ -182,10 +187,7 @@ def pause_queue(queue) -> dict:
 	enqueues go on and running jobs finish. A queue is the bench's: every site's jobs on it wait.
 	Returns the live workers on it that do not honour the pause (stock `bench worker`s) and go on."""
 	frappe.only_for(MANAGER_ROLE)
-	try:
-		unaware = public.pause_queue(queue)
-	except InvalidArgument as e:
-		frappe.throw(str(e), exc=frappe.ValidationError)
+	unaware = _refusing_bad_input(public.pause_queue, queue)
 	frappe.logger("jobkit").info(f"queue {queue} paused by {frappe.session.user}")
 	message = frappe._(
 		"Queue {0} paused: jobkit's workers start none of its jobs until it is resumed."
@@ -201,10 +203,7 @@ def pause_queue(queue) -> dict:
 def resume_queue(queue) -> dict:
 	"""Resume a paused queue (System Manager)."""
 	frappe.only_for(MANAGER_ROLE)
-	try:
-		public.resume_queue(queue)
-	except InvalidArgument as e:
-		frappe.throw(str(e), exc=frappe.ValidationError)
+	_refusing_bad_input(public.resume_queue, queue)
 	frappe.logger("jobkit").info(f"queue {queue} resumed by {frappe.session.user}")
 	return {"queue": queue, "paused": False, "message": frappe._("Queue {0} resumed.").format(queue)}
 
@@ -213,14 +212,6 @@ def _only_page_readers() -> None:
 	"""The Jobs page's readers: System Managers, and Jobkit Settings' alert role (read-only)."""
 	role = frappe.db.get_single_value("Jobkit Settings", "alert_role") or MANAGER_ROLE
 	frappe.only_for((role, MANAGER_ROLE))
-
-
-def _page_call(fn, *args):
-	"""``fn(*args)``, with jobkit's refusal of bad input as Frappe's (a message, HTTP 417)."""
-	try:
-		return fn(*args)
-	except InvalidArgument as e:
-		frappe.throw(str(e), exc=frappe.ValidationError)
 
 
 @frappe.whitelist(methods=["GET"])
@@ -242,7 +233,7 @@ def job_stats(period="1h", queue=None, method_name=None) -> dict:
 	for name, value in (("queue", queue), ("method_name", method_name)):
 		if value is not None and (not isinstance(value, str) or len(value) > 140):
 			frappe.throw(frappe._("{0} must be a text of at most 140 characters").format(name))
-	return _page_call(jobs_page.stats_for, period, queue, method_name)
+	return _refusing_bad_input(jobs_page.stats_for, period, queue, method_name)
 
 
 @frappe.whitelist(methods=["GET"])
@@ -253,7 +244,7 @@ def search_jobs(text=None) -> dict:
 
 	if not isinstance(text, str):
 		frappe.throw(frappe._("text must be a job id or a part of a method's name"))
-	return _page_call(jobs_page.search, text)
+	return _refusing_bad_input(jobs_page.search, text)
 
 
 @frappe.whitelist(methods=["POST"])
@@ -262,7 +253,7 @@ def stop_job(rq_id) -> dict:
 	frappe.only_for(MANAGER_ROLE)
 	from jobkit.site import jobs_page
 
-	return {"message": _page_call(jobs_page.stop_job, rq_id)}
+	return {"message": _refusing_bad_input(jobs_page.stop_job, rq_id)}
 
 
 @frappe.whitelist(methods=["POST"])
@@ -271,7 +262,7 @@ def cancel_running_job(rq_id) -> dict:
 	frappe.only_for(MANAGER_ROLE)
 	from jobkit.site import jobs_page
 
-	return {"message": _page_call(jobs_page.cancel_job, rq_id)}
+	return {"message": _refusing_bad_input(jobs_page.cancel_job, rq_id)}
 
 
 @frappe.whitelist(methods=["POST"])
@@ -280,7 +271,7 @@ def run_scheduled_job_now(rq_id) -> dict:
 	frappe.only_for(MANAGER_ROLE)
 	from jobkit.site import jobs_page
 
-	return {"message": _page_call(jobs_page.run_scheduled_now, rq_id)}
+	return {"message": _refusing_bad_input(jobs_page.run_scheduled_now, rq_id)}
 
 
 @frappe.whitelist(methods=["POST"])
@@ -289,7 +280,7 @@ def cancel_scheduled_job(rq_id) -> dict:
 	frappe.only_for(MANAGER_ROLE)
 	from jobkit.site import jobs_page
 
-	return {"message": _page_call(jobs_page.cancel_scheduled, rq_id)}
+	return {"message": _refusing_bad_input(jobs_page.cancel_scheduled, rq_id)}
 
 
 @frappe.whitelist(methods=["GET"])
@@ -298,7 +289,7 @@ def count_failed_jobs(filters=None) -> dict:
 	frappe.only_for(MANAGER_ROLE)
 	from jobkit.site import jobs_page
 
-	return {"count": _page_call(jobs_page.count_failed, filters or "{}")}
+	return {"count": _refusing_bad_input(jobs_page.count_failed, filters or "{}")}
 
 
 @frappe.whitelist(methods=["POST"])
@@ -307,7 +298,7 @@ def bulk_failed_jobs(action, filters=None) -> dict:
 	frappe.only_for(MANAGER_ROLE)
 	from jobkit.site import jobs_page
 
-	return _page_call(jobs_page.start_bulk, action, filters or "{}")
+	return _refusing_bad_input(jobs_page.start_bulk, action, filters or "{}")
 
 
 @frappe.whitelist()

@@ -73,31 +73,24 @@ class InFlight(Renewer):
 	def __exit__(self, *exc_info) -> None:
 		super().__exit__(*exc_info)
 		_current.remove(self)
-		if self._also is None:
-			if self.removed:
-				return
-			try:
-				self.connection.zrem(self.key, self.rq_id)
-			except Exception:
-				# The run's outcome is already written; the reaper will find this entry and see it.
-				logger.exception("jobkit: could not remove %s from the in-flight registry", self.rq_id)
-			return
-		prepare, used_scripts = self._also
+		prepare, used_scripts = self._also or (None, ())
 		try:
-			queue_also = prepare(exc_info[0] is not None)
-			if self.removed and queue_also is None:
+			queue_also = prepare(exc_info[0] is not None) if prepare is not None else None
+			if queue_also is None:  # the entry alone: one command, no pipeline
+				if not self.removed:
+					self.connection.zrem(self.key, self.rq_id)
 				return
 
 			def commands(pipe):  # run twice if Redis had to be sent a script: each part is safe to
 				if not self.removed:
 					pipe.zrem(self.key, self.rq_id)
-				if queue_also is not None:
-					queue_also(pipe)
+				queue_also(pipe)
 
 			scripts.execute_with(self.connection, commands, *used_scripts)
 		except Exception:
-			# As above for the entry; what rode along (stats) is never the run's outcome either.
-			logger.exception("jobkit: could not end the in-flight run %s", self.rq_id)
+			# The run's outcome is already written; the reaper will find this entry and see it. What
+			# rode along (stats) is never the run's outcome either.
+			logger.exception("jobkit: could not take %s out of the in-flight registry", self.rq_id)
 
 	def renew(self) -> bool:
 		# XX: an entry the reaper has removed is not written back.

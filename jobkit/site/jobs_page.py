@@ -16,7 +16,8 @@ from frappe import _
 from jobkit.engine import delayed, progress, skipped, stats, unique
 from jobkit.engine.envelope import Envelope
 from jobkit.engine.errors import InvalidArgument
-from jobkit.engine.rqcompat import job_status, started_registry_job_id
+from jobkit.engine.public import job_stats
+from jobkit.engine.rqcompat import job_status, started_registry_job_id, unix_time
 from jobkit.site import health as site_health
 from jobkit.site.host import EXECUTE_JOB_PATH, host
 from jobkit.site.records import failed_jobs, health_checks
@@ -99,9 +100,9 @@ def describe(job) -> dict:
 		"user": kwargs.get("user"),
 		"queue": host.queue_name(job.origin),
 		"status": job_status(job, refresh=False),
-		"enqueued_at": _unix(job.enqueued_at),
-		"started_at": _unix(job.started_at),
-		"ended_at": _unix(job.ended_at),
+		"enqueued_at": unix_time(job.enqueued_at),
+		"started_at": unix_time(job.started_at),
+		"ended_at": unix_time(job.ended_at),
 		"timeout": job.timeout,
 		"jobkit": envelope is not None,
 		"job_id": envelope.get("id") if envelope else None,
@@ -164,11 +165,7 @@ def stats_for(period: str = "1h", queue: str | None = None, method: str | None =
 	if span is None:
 		raise InvalidArgument(_("period must be one of {0}, not {1}").format(", ".join(RANGES), repr(period)))
 	until = datetime.now(timezone.utc)
-	resolution = stats.MINUTE if span <= timedelta(hours=6) else stats.HOUR
-	summary = stats.summary(
-		host.connection, frappe.local.site, until - span, until, resolution, queue=queue or None,
-		method=method or None,
-	)  # fmt: skip
+	summary = job_stats(since=until - span, until=until, queue=queue or None, method=method or None)
 	summary["period"] = period
 	return summary
 
@@ -183,7 +180,7 @@ def search(text: str) -> dict:
 			_("Type a job id, an RQ job id or a part of a method's name (1-200 characters)")
 		)
 	connection, site = host.connection, frappe.local.site
-	candidates = [text, f"{site}::{text}"]
+	candidates = [text, host.rq_job_id(text)]
 	holder = unique.holder_of(connection, unique.key_for(site, text, unique.UNTIL_EXECUTED))
 	if holder:
 		candidates.append(holder)
@@ -351,14 +348,11 @@ def start_bulk(action: str, filters: object) -> dict:
 		raise InvalidArgument(
 			_("action must be one of {0}, not {1}").format(", ".join(BULK_ACTIONS), repr(action))
 		)
-	count = count_failed(filters)
+	filters = _json(filters) if isinstance(filters, str) else filters
+	count = count_failed(filters)  # checks them
 	if not count:
 		raise InvalidArgument(_("No Failed record matches these filters: nothing to {0}").format(action))
-	raw = {
-		k: v
-		for k, v in (_json(filters) if isinstance(filters, str) else filters).items()
-		if v not in (None, "")
-	}
+	raw = {k: v for k, v in filters.items() if v not in (None, "")}
 	handle = jobkit.enqueue(
 		"jobkit.site.jobs_page.run_bulk", queue="default", action=action, filters=raw, expected=count
 	)
@@ -408,9 +402,3 @@ def _progress(state: dict | None) -> dict | None:
 	return {
 		key: state.get(key) for key in ("status", "done", "total", "percent", "stage", "title", "updated_at")
 	}
-
-
-def _unix(moment) -> float | None:
-	if moment is None:
-		return None
-	return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()

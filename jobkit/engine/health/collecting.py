@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from jobkit.engine import keys, pausing, unique
 from jobkit.engine.findings import CRITICAL, OK, SEVERITY_ORDER, WARNING, Finding, worst
 from jobkit.engine.host import Host
-from jobkit.engine.rqcompat import started_registry_job_id
+from jobkit.engine.rqcompat import started_registry_job_id, unix_time
 
 # A queue Redis with one of these policies deletes keys when memory is full: jobs, locks, state.
 EVICTING_POLICIES = ("allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu",
@@ -357,11 +357,8 @@ def _state(worker) -> str:
 
 
 def _heartbeat(worker) -> float:
-	"""The worker's last heartbeat as a Unix time (RQ keeps naive UTC datetimes)."""
-	beat = worker.last_heartbeat
-	if beat is None:
-		return 0.0
-	return (beat if beat.tzinfo else beat.replace(tzinfo=timezone.utc)).timestamp()
+	"""The worker's last heartbeat as a Unix time (0 for none)."""
+	return unix_time(worker.last_heartbeat) or 0.0
 
 
 def _timestamp(text: str) -> float:
