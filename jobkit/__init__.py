@@ -22,7 +22,7 @@ _EXPORTS = {
 	"jobkit.engine.errors": (
 		"DuplicateJob", "FinalFailure", "InvalidArgument", "InvalidMethod", "InvalidTimeout", "JobkitError",
 		"LockNotOwned", "LockTimeout", "NotConfigured", "PayloadTooLarge", "RetryLater", "UnknownDeadLetter",
-		"UnknownQueue", "UnknownSkippedRun", "UnserializableArguments", "WorkerLost",
+		"UnknownQueue", "UnknownSkippedRun", "UnserializableArguments", "WaitedTooLong", "WorkerLost",
 	),
 	"jobkit.engine.batches": ("BatchHandle", "BatchNotFound", "ChunkContext", "Query", "current_chunk"),
 	"jobkit.engine.context": ("JobContext",),
@@ -31,6 +31,7 @@ _EXPORTS = {
 	"jobkit.engine.handle": ("JobHandle",),
 	"jobkit.engine.host": ("Host",),
 	"jobkit.engine.jobfunction": ("JobFunction", "job", "light"),
+	"jobkit.engine.limits": ("Limit", "Rate"),
 	"jobkit.engine.locks": ("Lock", "lock"),
 	"jobkit.engine.progress": ("Progress",),
 	"jobkit.engine.reaper": ("Reaped",),

@@ -342,3 +342,36 @@ def gated(call: int, lock: str) -> str:
 		return f"call {call} done"
 	finally:
 		connection.srem(running, job.rq_id)
+
+
+def limited_run(shop: str, call: int, seconds: float = 0.05, record_to: str = "limited") -> None:
+	"""A job under a limit on ``shop``: at its start it counts the runs of its shop alive now (itself
+	included; a killed run's process is gone, so it counts no more), then works ``seconds``."""
+	import time
+
+	connection = jobkit.get_host().connection
+	started = time.time()
+	running = f"{record_to}:running:{shop}"
+	connection.sadd(running, os.getpid())
+	alive = sum(_alive(int(pid)) for pid in connection.smembers(running))
+	_log(f"{record_to}:seen:{shop}", alive)
+	time.sleep(seconds)
+	connection.srem(running, os.getpid())
+	rq_id = jobkit.current_job().rq_id
+	_log(f"{record_to}:done", {"shop": shop, "call": call, "started": started, "rq_id": rq_id})
+
+
+def _alive(pid: int) -> bool:
+	"""Whether process ``pid`` runs (a killed one may linger as a zombie until it is waited for)."""
+	try:
+		with open(f"/proc/{pid}/stat") as stat:
+			return stat.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+	except (FileNotFoundError, ProcessLookupError, IndexError):
+		return False
+
+
+def rated_run(call: int, record_to: str = "rated") -> None:
+	"""A job under a rate: records when its first line ran."""
+	import time
+
+	_log(record_to, {"call": call, "started": time.time()})

@@ -11,6 +11,7 @@ from jobkit.engine.envelope import Envelope
 from jobkit.engine.errors import DuplicateJob, InvalidArgument, InvalidTimeout, UnknownQueue
 from jobkit.engine.handle import JobHandle
 from jobkit.engine.host import Host
+from jobkit.engine.limits import gates, rules
 from jobkit.engine.numbers import is_number, whole_seconds
 from jobkit.engine.retries import Retry
 
@@ -75,6 +76,8 @@ def prepare(
 	now: bool = False,
 	job_name: str | None = None,
 	user: str | object | None = CURRENT_USER,
+	concurrency=None,
+	rate=None,
 	kwargs: dict,
 ) -> "Call | JobHandle":
 	"""The call, checked and built; or, for a unique job whose key a copy holds, that copy's handle
@@ -90,6 +93,7 @@ def prepare(
 		if callback is not None
 	}
 	timeout = resolve_timeout(host, queue, timeout)
+	job_gates, max_wait = _gates(host, method_path, queue, kwargs, concurrency, rate, now)
 	retry_policy = Retry.coerce(retry)
 	due = delayed.due_timestamp(delay, at, host.naive_timezone)
 	if due is not None and now:
@@ -135,6 +139,10 @@ def prepare(
 	)
 	if policy:
 		envelope["unique"] = policy.envelope(key)
+	if job_gates:
+		envelope["gates"] = job_gates
+		if max_wait is not None:
+			envelope["max_wait"] = max_wait
 	return Call(
 		host, envelope, job_id, rq_id, queue, method_path, policy, key, claims, due, bool(at_front),
 		bool(enqueue_after_commit),
@@ -152,10 +160,26 @@ def submit(call: Call) -> JobHandle:
 	rq_queue, job = rqjob.create(host, call.envelope, call.rq_id, scheduled=due is not None)
 	payload.serialise(job, call.envelope.kwargs, host.max_payload_bytes, call.method_path)
 
+	gated = bool(call.envelope.get("gates"))
+
 	def push() -> tuple[int, str]:
 		if claims:
-			return unique.claim_and_enqueue(connection, rq_queue, job, key, policy, call.at_front, due)
-		if due is not None:
+			outcome = unique.claim_and_enqueue(
+				connection,
+				rq_queue,
+				job,
+				key,
+				policy,
+				call.at_front,
+				due,
+				gated_envelope=call.envelope if gated else None,
+			)
+			if gated and outcome[0] == unique.CLAIMED and due is None:
+				gates.admit(connection, call.rq_id)  # if this process dies first, the gates' timer does
+			return outcome
+		if gated:
+			gates.push(connection, rq_queue, job, call.envelope, due=due, at_front=call.at_front)
+		elif due is not None:
 			rqjob.save_scheduled(connection, rq_queue, job, due)
 		else:
 			rqjob.push(connection, rq_queue, job, at_front=call.at_front)
@@ -202,6 +226,33 @@ def _conflict(connection, job_id, policy, queue, method_path, holder, status, *,
 			holder,
 		)
 	return JobHandle(job_id, holder, queue, method_path, connection, duplicate=True, replaced=replaced)
+
+
+def _gates(host: Host, method_path: str, queue: str, kwargs: dict, concurrency, rate, now: bool):
+	"""The job's gates (``limits``) and how long it may wait at them; ([], None) for none."""
+	concurrency = rules.coerce("concurrency", concurrency, rules.Limit)
+	rate = rules.coerce("rate", rate, rules.Rate)
+	if now and (concurrency or rate):
+		raise InvalidArgument(
+			"now=True (or is_async=False) runs the job here, past its limits: drop concurrency= / rate=, "
+			"or run it in a worker"
+		)
+	weight = (getattr(host, "fair_shares", None) or {}).get(queue) if not now else None
+	if not (concurrency or rate or weight):
+		return [], None
+	from rq.worker_registration import WORKERS_BY_QUEUE_KEY
+
+	return rules.gates(
+		host.namespace,
+		method_path,
+		queue,
+		kwargs,
+		concurrency=concurrency,
+		rate=rate,
+		fair_weight=weight,
+		workers_key=WORKERS_BY_QUEUE_KEY % host.rq_queue(queue).name,
+		parameters=methods.parameters(method_path) if host.check_methods and (concurrency or rate) else None,
+	)
 
 
 def known_queue(host: Host, queue: object) -> str:

@@ -88,6 +88,11 @@ class LockNotOwned(JobkitError):
 	"""Releasing or extending a lock this owner does not hold (it expired, or another owner has it)."""
 
 
+class WaitedTooLong(JobkitError):
+	"""A limited job waited at its gate (``jobkit.Limit``, ``jobkit.Rate``) past its ``max_wait``: it
+	never ran, and is recorded as a failed job with this as its error."""
+
+
 class WorkerLost(JobkitError):
 	"""A run's process died without reporting an outcome (SIGKILL, out of memory, a lost machine).
 

@@ -72,6 +72,12 @@ class Host(Protocol):
 		during ``bench migrate``, where ``frappe.enqueue`` does the same, so that no worker runs code
 		or a schema half-way through the migration."""
 
+	@property
+	def fair_shares(self) -> dict[str, int]:
+		"""The queues on which this namespace's jobkit jobs take fair shares, with its weight on each
+		({"long": 1}): at most weight x the queue's workers of its jobs queued or running at once
+		(``limits``). Empty: none."""
+
 	def check_capacity(self, queue: str) -> None:
 		"""Refuse a new call (an enqueue, a batch) for ``queue`` when the host refuses more work there,
 		raising the host's own error (Frappe v16: ``QueueOverloaded`` past ``max_queued_jobs``).

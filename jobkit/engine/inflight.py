@@ -35,6 +35,7 @@ class InFlight(Renewer):
 		self.lease_seconds = lease_seconds
 		self.joined = joined
 		self.removed = False
+		self.left_to_reaper = False
 		self._also = None
 
 	def __enter__(self) -> "InFlight":
@@ -69,6 +70,7 @@ class InFlight(Renewer):
 	def leave_to_reaper(self) -> None:
 		"""Keep the entry when the run ends: its outcome could not be written, the reaper's will be."""
 		self.removed = True
+		self.left_to_reaper = True
 
 	def __exit__(self, *exc_info) -> None:
 		super().__exit__(*exc_info)

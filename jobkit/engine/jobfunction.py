@@ -11,7 +11,7 @@ previous one is still queued or running is recorded by the host.
 
 import functools
 
-from jobkit.engine import context, defaults, locks, public, unique
+from jobkit.engine import context, defaults, limits, locks, public, unique
 from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.retries import Retry
 from jobkit.engine.skipped import SkippedRun
@@ -33,6 +33,8 @@ DEFAULT_OPTIONS = (
 	"on_success",
 	"on_failure",
 	"job_name",
+	"concurrency",
+	"rate",
 )
 
 
@@ -99,7 +101,8 @@ def job(
 	"""Declare a job's defaults on its function: ``@jobkit.job(queue="long", timeout=3600, retry=3)``.
 
 	Options are those of ``jobkit.enqueue`` (queue, timeout, job_id, unique, on_conflict,
-	unique_ttl, retry, at_front, enqueue_after_commit, on_success, on_failure, job_name).
+	unique_ttl, retry, at_front, enqueue_after_commit, on_success, on_failure, job_name, concurrency,
+	rate).
 	``lock=True`` (or a lock name, a format string over the function's arguments) makes every run
 	hold a ``jobkit.lock``, so it never runs twice at once, however it was started.
 	"""
@@ -111,6 +114,9 @@ def job(
 		)
 	if "retry" in options:
 		options["retry"] = Retry.coerce(options["retry"])
+	# Checked here, where the mistake is made, not at the first enqueue.
+	limits.rules.coerce("concurrency", options.get("concurrency"), limits.Limit)
+	limits.rules.coerce("rate", options.get("rate"), limits.Rate)
 	if lock is not None and not isinstance(lock, bool | str):
 		raise InvalidArgument(f"lock= is True or a lock name, not {lock!r}")
 

@@ -113,3 +113,20 @@ def resolve(path: str) -> Callable:
 
 def _unwrap(fn: object) -> object:
 	return inspect.unwrap(fn) if callable(fn) else fn
+
+
+def parameters(path: str) -> list[str] | None:
+	"""The keyword parameters the callable at ``path`` takes, or None when it takes any (``**kwargs``)
+	or its signature cannot be read."""
+	fn = resolve(path)
+	try:
+		signature = inspect.signature(getattr(fn, "fn", fn))  # a @jobkit.job's function
+	except (TypeError, ValueError):
+		return None
+	names = []
+	for parameter in signature.parameters.values():
+		if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+			return None
+		if parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+			names.append(parameter.name)
+	return names

@@ -1,5 +1,5 @@
-"""The long-running promoter: moves due delayed jobs onto their queues about once a second, and
-reaps the runs of its namespaces whose process died (``reaper``).
+"""The long-running promoter: moves due delayed jobs onto their queues about once a second, runs the
+gates' timer (``limits``), and reaps the runs of its namespaces whose process died (``reaper``).
 
     python -m jobkit.engine.promoter --url redis://127.0.0.1:6379/0 [--queues default,short,long]
         [--namespace default ...]
@@ -18,6 +18,7 @@ import threading
 from jobkit.engine import reaper
 from jobkit.engine.delayed import promote_due
 from jobkit.engine.errors import InvalidArgument
+from jobkit.engine.limits import expiry, gates
 from jobkit.engine.rq_host import DEFAULT_QUEUE_NAMES, RQHost, connect
 
 DEFAULT_INTERVAL = 1.0
@@ -34,7 +35,11 @@ def run(connection, rq_queues: list, interval: float = DEFAULT_INTERVAL, stop=No
 			moved = promote_due(connection, rq_queues)
 			if moved:
 				logger.info("jobkit promoter: %s due job(s) queued", moved)
+			done = gates.tick(connection)
+			if done:
+				logger.info("jobkit promoter: %s", done)
 			for host in hosts:
+				expiry.record(host)
 				for reaped in reaper.reap(host):
 					logger.info("jobkit promoter: %s", reaped)
 		except Exception:

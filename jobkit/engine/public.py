@@ -62,6 +62,8 @@ def enqueue(
 	now: bool = False,
 	job_name: str | None = None,
 	is_async: bool = True,
+	concurrency=None,
+	rate=None,
 	**kwargs,
 ) -> JobHandle:
 	"""Enqueue ``method(**kwargs)`` for a background worker; a drop-in for ``frappe.enqueue``.
@@ -73,6 +75,10 @@ def enqueue(
 	enqueued in one atomic step; ``unique=False`` turns that off. ``delay`` (seconds) or ``at`` (a
 	datetime; naive means the site's time zone under Frappe) makes the job wait until it is due
 	(see ``promote_due``).
+	``concurrency=jobkit.Limit("shopify::{shop}", 2)`` runs at most 2 of the key at once, and
+	``rate=jobkit.Rate("shopify", 40, per=60)`` starts at most 40 in any 60 s (keys are format
+	strings over the job's keyword arguments, per site): a job over either waits, in no queue and
+	holding no worker, until a place frees (see ``jobkit.engine.limits``).
 	``enqueue_after_commit`` waits for the caller's transaction to commit. ``on_success(job,
 	connection, result)`` and ``on_failure(job, connection, type, value, traceback)`` run in the
 	worker, inside the job's context. ``now=True`` runs the job here and now, through the same
@@ -105,6 +111,8 @@ def enqueue(
 		on_failure=on_failure,
 		now=now,
 		job_name=job_name,
+		concurrency=concurrency,
+		rate=rate,
 		kwargs=kwargs,
 	)
 	if isinstance(call, JobHandle):  # a copy of the job holds its key: its handle
@@ -173,9 +181,16 @@ def _aware(moment: datetime) -> datetime:
 
 
 def promote_due() -> int:
-	"""Move due delayed jobs onto their queues (safe to run from many processes at once)."""
+	"""Move due delayed jobs onto their queues, and run a pass of the gates' timer (limited jobs due,
+	let in, or past their wait: recorded as failed jobs); safe to run from many processes at once.
+	The number of jobs moved or let in."""
+	from jobkit.engine.limits import expiry, gates
+
 	host = get_host()
-	return _delayed.promote_due(host.connection, [host.rq_queue(name) for name in host.queue_timeouts()])
+	moved = _delayed.promote_due(host.connection, [host.rq_queue(name) for name in host.queue_timeouts()])
+	done = gates.tick(host.connection)
+	expiry.record(host)
+	return moved + done.promoted + done.let_in
 
 
 def reap(limit: int = _reaper.REAP_LIMIT) -> list[Reaped]:

@@ -38,6 +38,7 @@ from jobkit.engine.envelope import Envelope
 from jobkit.engine.errors import WorkerLost
 from jobkit.engine.handle import DEAD_LETTERED, RETRIED_AS, SUPERSEDED_META
 from jobkit.engine.host import Host
+from jobkit.engine.limits import gates
 from jobkit.engine.rqcompat import started_registry_job_id
 from jobkit.engine.runner import job_context, run_failure_callback, write_dead_letter
 from jobkit.engine.scripts import REAP_CLAIM, RELEASE
@@ -195,6 +196,9 @@ def _reap_one(host: Host, rq_id: str) -> Reaped:
 	if envelope is None:
 		return Reaped(rq_id, GONE)
 	found = {"method": envelope.method, "job_id": envelope.id, "attempt": envelope.attempt}
+	if envelope.get("gates") and not _alive(connection, rq_job, envelope, host):
+		# The run is over, however it ended: its places on its gates go (a retry passes them again).
+		gates.release(connection, envelope, rq_id)
 	superseded = rq_job.meta.get(SUPERSEDED_META)
 	if superseded:
 		# Its record may not have been written (the process superseding it died): the same record.
@@ -207,7 +211,7 @@ def _reap_one(host: Host, rq_id: str) -> Reaped:
 		_release_keys(connection, envelope, rq_id)
 		return Reaped(rq_id, STOPPED, **found)
 	lease = envelope.lease(host.lease_seconds)
-	if status == "started" and _worker_still_runs(connection, rq_job, lease):
+	if _alive(connection, rq_job, envelope, host):
 		return Reaped(rq_id, ALIVE, **found, lease=lease)
 
 	exc = WorkerLost(
@@ -229,6 +233,13 @@ def _reap_one(host: Host, rq_id: str) -> Reaped:
 		context.exit_job(tokens)
 	logger.warning("jobkit: %s", exc)
 	return Reaped(rq_id, FAILED, **found)
+
+
+def _alive(connection, rq_job, envelope: Envelope, host: Host) -> bool:
+	"""Whether the run goes on: started, and its worker heard of within its lease."""
+	return _status(rq_job) == "started" and _worker_still_runs(
+		connection, rq_job, envelope.lease(host.lease_seconds)
+	)
 
 
 def _status(rq_job) -> str | None:

@@ -28,6 +28,7 @@ from jobkit.engine import dead_letter, rqjob, unique
 from jobkit.engine.envelope import Envelope
 from jobkit.engine.errors import InvalidArgument, RetryLater, WorkerLost
 from jobkit.engine.handle import RETRIED_AS, SUPERSEDED_META
+from jobkit.engine.limits import gates
 from jobkit.engine.methods import resolve
 from jobkit.engine.numbers import is_number
 from jobkit.engine.skipped import SkippedRun
@@ -236,11 +237,22 @@ def schedule_next_attempt(host, envelope: Envelope, rq_job, delay: float, exc: B
 	if held and held["lock"] == unique.UNTIL_EXECUTED:
 		policy = unique.UniquePolicy(held["lock"], unique.SKIP, int(held["ttl"] + delay + 1), held["lease"])
 		outcome, holder = unique.claim_and_enqueue(
-			host.connection, rq_queue, job, held["key"], policy, False, due, rq_job.id
+			host.connection,
+			rq_queue,
+			job,
+			held["key"],
+			policy,
+			False,
+			due,
+			rq_job.id,
+			gated_envelope=following if following.get("gates") else None,
 		)
 		if outcome != unique.CLAIMED:
 			supersede(host, envelope, rq_job, holder, following.attempt, exc)
 			return holder
+	elif following.get("gates"):
+		# Through its gates when due (the gates' timer), as the first attempt went through them.
+		gates.push(host.connection, rq_queue, job, following, due=due)
 	else:
 		rqjob.save_scheduled(host.connection, rq_queue, job, due)
 	logger.warning(

@@ -52,6 +52,7 @@ class RQHost:
 		dead_letter_ttl: int = defaults.DEAD_LETTER_TTL,
 		progress_rate: float = defaults.PROGRESS_RATE,
 		progress_keep_seconds: int = defaults.PROGRESS_KEEP_SECONDS,
+		fair_shares: dict[str, int] | None = None,
 	):
 		if not isinstance(connection, redis.Redis):
 			raise InvalidArgument(
@@ -77,6 +78,7 @@ class RQHost:
 			"failure_ttl": whole_number("failure_ttl", failure_ttl),
 		}
 		self._rq_queues: dict[str, Any] = {}
+		self._fair_shares = _validate_fair_shares(fair_shares or {}, self._queues)
 		self.dead_letters = DeadLetters(self, whole_number("dead_letter_ttl", dead_letter_ttl))
 		self.skipped_runs = SkippedRuns(self, self.dead_letters.ttl)
 
@@ -86,6 +88,10 @@ class RQHost:
 	@property
 	def namespace(self) -> str:
 		return self._namespace
+
+	@property
+	def fair_shares(self) -> dict[str, int]:
+		return self._fair_shares
 
 	@property
 	def connection(self) -> redis.Redis:
@@ -297,3 +303,17 @@ def _int_from_env(name: str, environ) -> int:
 		return int(environ[name])
 	except ValueError:
 		raise NotConfigured(f"{name}={environ[name]!r} is not a whole number") from None
+
+
+def _validate_fair_shares(shares: object, queues: dict[str, int]) -> dict[str, int]:
+	if not isinstance(shares, dict):
+		raise InvalidArgument(
+			f"fair_shares must be a dict of queue name to weight ({{'long': 1}}), not {shares!r}"
+		)
+	for queue, weight in shares.items():
+		if queue not in queues:
+			raise InvalidArgument(
+				f"fair_shares names queue {queue!r}, which is not one of this host's: {', '.join(queues)}"
+			)
+		whole_number(f"fair_shares[{queue!r}]", weight)
+	return dict(shares)

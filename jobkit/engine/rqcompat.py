@@ -29,4 +29,9 @@ def job_status(rq_job, refresh: bool = True) -> str | None:
 	return getattr(status, "value", status)
 
 
-__all__ = ["job_status", "rq_now", "started_registry_job_id", "unix_time"]
+def text(value) -> str:
+	"""A reply of a connection that does not decode responses (RQ's), as text."""
+	return value.decode() if isinstance(value, bytes) else value
+
+
+__all__ = ["job_status", "rq_now", "started_registry_job_id", "text", "unix_time"]

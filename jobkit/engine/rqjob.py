@@ -81,17 +81,26 @@ def _rq_to_dict():
 	return copy
 
 
-def packed(job, rq_queue, *arguments, scheduled: bool = False) -> bytes:
+def rq_now_stamp() -> str:
+	"""Now, as RQ writes a job's ``enqueued_at`` (for a script that queues a job later)."""
+	from rq.utils import utcformat
+
+	return utcformat(rq_now())
+
+
+def packed(job, rq_queue, *arguments, scheduled: bool = False, extra: dict | None = None) -> bytes:
 	"""A script's ``arguments`` and then the job's hash, in the one argument the scripts that write a
 	job take (``lua/packed.lua``): each value as a MessagePack string (str 32), without the hash's
 	empty fields (RQ reads an empty field and an absent one alike, on rq 1.15 and 2.x). redis-py
 	packs each argument of a call in Python: measured in client instructions per enqueue, 590 000
 	for RQ's MULTI of the whole hash, 300 000 for a script given the non-empty fields as arguments,
-	210 000 for one argument."""
+	210 000 for one argument. ``extra``: fields of jobkit's own for the hash (a gated job's gates)."""
 	values = list(arguments)
 	for name, value in saved_hash(job, rq_queue, scheduled=scheduled).items():
 		if value != "":
 			values += (name, value)
+	for name, value in (extra or {}).items():
+		values += (name, value)
 	parts = []
 	for value in values:
 		data = value if isinstance(value, bytes) else str(value).encode()

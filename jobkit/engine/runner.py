@@ -31,6 +31,7 @@ from jobkit.engine.errors import FinalFailure, JobkitError
 from jobkit.engine.handle import DEAD_LETTERED, JobHandle
 from jobkit.engine.host import Host
 from jobkit.engine.inflight import InFlight
+from jobkit.engine.limits import gates
 from jobkit.engine.rq_host import RQHost
 
 logger = logging.getLogger("jobkit")
@@ -130,9 +131,18 @@ def execute(host: Host, envelope: Envelope, *, rq_job) -> Any:
 			lambda failed: stats.ending(host.namespace, envelope.method, rq_job.id, failed=failed),
 			scripts.STATS_RECORD,
 		)
+	gated = rq_job is not None and bool(envelope.get("gates"))
 	try:
 		with in_flight:
-			return _run_job(host, envelope, rq_job, job)
+			if gated:
+				_started_through_gates(host, envelope, rq_job)
+			try:
+				return _run_job(host, envelope, rq_job, job)
+			finally:
+				# Before the run leaves flight: a process that dies in between is reaped, and the
+				# reaper frees the places then. A run left to the reaper has them freed by it.
+				if gated and not in_flight.left_to_reaper:
+					gates.release_quietly(host.connection, envelope, rq_job.id)
 	except BaseException as e:
 		outcome = e
 		raise
@@ -140,6 +150,14 @@ def execute(host: Host, envelope: Envelope, *, rq_job) -> Any:
 		# A tracker the job left open (jobkit.progress() without `with`) gets its final state.
 		progress.close_open(job.rq_id or job.id, outcome)
 		context.exit_job(tokens)
+
+
+def _started_through_gates(host: Host, envelope: Envelope, rq_job) -> None:
+	try:
+		gates.started(host.connection, envelope, rq_job.id)
+	except Exception:
+		# The job was let in through its gates: it runs; only its start is not counted (reported).
+		logger.exception("jobkit: could not count the start of %s on its gates", rq_job.id)
 
 
 def _run_job(host: Host, envelope: Envelope, rq_job, job: context.JobContext) -> Any:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from jobkit.engine import keys, rqjob
 from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.lease import LeaseKeeper
+from jobkit.engine.limits import gates
 from jobkit.engine.numbers import is_number, whole_seconds
 from jobkit.engine.scripts import ACQUIRE, CLAIM, RELEASE, WHO_HOLDS
 
@@ -113,11 +114,14 @@ def claim_and_enqueue(
 	at_front: bool,
 	due: float | None = None,
 	handover_from: str | None = None,
+	gated_envelope=None,
 ) -> tuple[int, str]:
 	"""Write ``job`` and claim ``key`` for it in one script call; return (outcome, holder's RQ id).
 
 	With ``due`` (Unix time) the job waits in RQ's scheduled registry until promoted. With
 	``handover_from`` (an RQ id), a key held by that job passes to this one (a retry's next attempt).
+	``gated_envelope``: the job has gates (``limits``); it is written into the gates' schedule
+	(due now, when no ``due``), for ``gates.admit`` (or the gates' timer) to pass it through them.
 	"""
 	from rq.registry import ScheduledJobRegistry
 
@@ -125,7 +129,11 @@ def claim_and_enqueue(
 		mode = HANDOVER + handover_from
 	else:
 		mode = REPLACE if policy.on_conflict == REPLACE else "claim"
-	if due is None:
+	extra = None
+	if gated_envelope is not None:
+		waits_in, placement = gates.LATER, repr(time.time() if due is None else due)
+		extra = gates.hash_fields(gated_envelope)
+	elif due is None:
 		waits_in, placement = rq_queue.key, "front" if at_front else "back"
 	else:
 		waits_in, placement = ScheduledJobRegistry(queue=rq_queue).key, repr(due)
@@ -141,7 +149,8 @@ def claim_and_enqueue(
 				placement,
 				"0" if policy.lock == UNTIL_EXPIRED else "1",
 				mode,
-				scheduled=due is not None,
+				scheduled=due is not None or gated_envelope is not None,
+				extra=extra,
 			)
 		],
 	)

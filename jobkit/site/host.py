@@ -15,6 +15,7 @@ import frappe
 from frappe.utils import background_jobs
 
 from jobkit.engine import defaults, keys
+from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.runner import NamedRunner
 from jobkit.site import compat, documents
 from jobkit.site import stats as stats_hooks
@@ -48,6 +49,23 @@ class FrappeHost:
 	@property
 	def max_payload_bytes(self) -> int:
 		return int(frappe.conf.get("jobkit_max_payload_bytes") or defaults.DEFAULT_MAX_PAYLOAD_BYTES)
+
+	@property
+	def fair_shares(self) -> dict[str, int]:
+		"""``jobkit_fair_queues`` (common_site_config.json: the bench's queues whose sites take fair
+		shares), each with this site's ``jobkit_fair_weight`` (site_config.json; 1 when not set)."""
+		queues = frappe.conf.get("jobkit_fair_queues") or []
+		if not queues:
+			return {}
+		if isinstance(queues, str):
+			queues = [name.strip() for name in queues.split(",") if name.strip()]
+		weight = frappe.conf.get("jobkit_fair_weight") or 1
+		if isinstance(weight, bool) or not isinstance(weight, int) or weight < 1:
+			raise InvalidArgument(
+				f"jobkit_fair_weight in site_config.json must be a whole number of at least 1, not {weight!r}"
+			)
+		known = self.queue_timeouts()
+		return {queue: weight for queue in queues if queue in known}
 
 	@property
 	def lease_seconds(self) -> float:

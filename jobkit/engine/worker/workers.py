@@ -13,6 +13,7 @@ Any RQ worker runs jobkit jobs. These add:
   worker lost in between loses it; with the note, the reaper gives it back to its queue, and once
   in flight, a lost run is reaped and retried like any other;
 - a paused queue (``pausing``) starts no job on them;
+- the gates' timer (``limits.gates.Timer``) runs in a thread, letting limited jobs in on time;
 - the forking worker renews its work-horse's in-flight entry while it waits for it, and the
   work-horse dies with its worker (``workhorse``): a job pays no renewal thread of its own.
 """
@@ -23,6 +24,7 @@ from rq.worker import SimpleWorker as _SimpleWorker
 from rq.worker import Worker as _Worker
 
 from jobkit.engine import inflight, pausing, taking
+from jobkit.engine.limits import gates
 from jobkit.engine.worker import workhorse
 from jobkit.engine.worker.starting import start
 
@@ -42,6 +44,16 @@ class _Taking:
 		super().__init__(*args, **kwargs)
 		# After RQ's own checks of the queues given (instances of the class passed, or RQ's).
 		self.queue_class = taking.queue_class_for(self.queue_class)
+
+	def work(self, *args, **kwargs):
+		# The gates' timer: rate-limited jobs are let in the moment their window allows, not at the
+		# next scheduler tick (a thread of this process; work-horses do not inherit it).
+		timer = gates.Timer(self.connection)
+		timer.start()
+		try:
+			return super().work(*args, **kwargs)
+		finally:
+			timer.stop.set()
 
 	def register_birth(self, *args, **kwargs):
 		super().register_birth(*args, **kwargs)
