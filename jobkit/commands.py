@@ -208,6 +208,13 @@ def doctor(context, as_json: bool = False):
 			f" (busy {queue.busy}, idle {queue.idle}, stale {queue.stale})  stuck {queue.stuck}"
 			f"  failed/h {queue.failed_last_hour}{'  PAUSED' if queue.paused else ''}"
 		)
+	for limit in report.limits:
+		wait = "-" if limit.oldest_wait_seconds is None else f"{limit.oldest_wait_seconds:.0f} s"
+		starts = "" if limit.starts is None else f"  started in window {limit.starts}"
+		click.echo(
+			f"  limit      {limit.description}: taken {limit.held}{starts}  waiting {limit.waiting}"
+			f"  oldest wait {wait}"
+		)
 	redis = report.redis
 	click.echo(
 		f"  redis      round trip {redis.round_trip_ms} ms  memory {redis.used_memory:,} B"

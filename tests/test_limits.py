@@ -316,3 +316,20 @@ def test_the_gate_scripts_spell_rqs_keys_as_rq_does():
 	source = gates.GATE_PUSH.source
 	for name in ("RQ_JOB_PREFIX", "RQ_QUEUE_PREFIX", "RQ_QUEUES"):
 		assert f"'{getattr(gates, name)}'" in source
+
+
+def test_the_health_report_shows_each_limit_and_flags_a_long_wait(host, conn):
+	from jobkit.engine.health.collecting import Thresholds, collect
+
+	for i in range(3):
+		jobkit.enqueue("tests.fixtures.limited_run", shop="acme", call=i, concurrency=ONE_SHOP_AT_A_TIME)
+	time.sleep(0.2)
+	report = collect(host, Thresholds(limit_wait_warning=0.1, limit_wait_critical=3600))
+	[limit] = report.limits
+	assert (limit.key, limit.held, limit.waiting) == ("shop::acme", 1, 2)
+	assert limit.description == "shop::acme: at most 1 at once"
+	[finding] = [f for f in report.findings if f.check == "limit_wait"]
+	assert finding.severity == "Warning"
+	assert finding.message.startswith(
+		"2 job(s) wait at the limit shop::acme: at most 1 at once, the oldest for "
+	)

@@ -57,6 +57,7 @@ def overview() -> dict:
 		"verdict": report.verdict,
 		"findings": [f.__dict__ for f in report.findings],
 		"queues": queues,
+		"limits": [limit.__dict__ for limit in report.limits],
 		"running": running(),
 		"scheduled": scheduled(),
 		"failed": {

@@ -152,3 +152,17 @@ def sleep_quietly(marker: str, seconds: float = 120) -> None:
 	"""Run ``seconds`` without reporting progress (only RQ's stop command ends it early)."""
 	time.sleep(seconds)
 	frappe.get_doc({"doctype": "ToDo", "description": f"{marker}|slept"}).insert(ignore_permissions=True)
+
+
+def limited_sleep(marker: str, shop: str, seconds: float = 0.3) -> None:
+	"""A job under a limit on ``shop``: counts the runs of its shop going on at its start (itself
+	included), and which worker process ran it."""
+	connection = jobkit.get_host().connection
+	running = f"{marker}:running"
+	try:
+		connection.rpush(f"{marker}:seen", connection.incr(running))
+		connection.rpush(f"{marker}:workers", os.getppid())
+		time.sleep(seconds)
+	finally:
+		connection.decr(running)
+	connection.rpush(f"{marker}:done", shop)

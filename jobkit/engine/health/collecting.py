@@ -9,12 +9,13 @@ lists or fetches all job ids. ``Report.verdict`` is the worst finding's severity
 """
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from jobkit.engine import keys, pausing, unique
 from jobkit.engine.findings import CRITICAL, OK, SEVERITY_ORDER, WARNING, Finding, worst
 from jobkit.engine.host import Host
+from jobkit.engine.limits import gates, rules
 from jobkit.engine.rqcompat import started_registry_job_id, unix_time
 
 # A queue Redis with one of these policies deletes keys when memory is full: jobs, locks, state.
@@ -44,6 +45,8 @@ class Thresholds:
 	delayed_overdue_after: float = 120  # a promoter passes every minute
 	round_trip_warning_ms: float = 50
 	memory_warning_share: float = 0.8
+	limit_wait_warning: float = 600  # the oldest job waiting at a limit (jobkit.Limit, jobkit.Rate)
+	limit_wait_critical: float = 3600
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,20 @@ class QueueHealth:
 	failed_last_hour: int
 	delayed_overdue: int
 	paused: bool = False
+
+
+@dataclass(frozen=True)
+class LimitHealth:
+	"""One key's limit (``limits``): places taken (running, or let in and not started), starts in the
+	window (a rate), jobs waiting and the oldest one's wait."""
+
+	kind: str
+	key: str
+	description: str
+	held: int
+	starts: int | None
+	waiting: int
+	oldest_wait_seconds: float | None
 
 
 @dataclass(frozen=True)
@@ -78,6 +95,7 @@ class Report:
 	orphaned_unique_keys: int
 	collected_at: float
 	duration_ms: float
+	limits: list[LimitHealth] = field(default_factory=list)
 
 	def as_dict(self) -> dict:
 		return asdict(self)
@@ -106,6 +124,7 @@ def collect(host: Host, thresholds: Thresholds | None = None) -> Report:
 		queues.append(health)
 		findings.extend(queue_findings)
 	orphans = _orphaned_unique_keys(connection, host.namespace, findings)
+	limits = _limits(connection, host.namespace, findings, thresholds)
 	report = Report(
 		verdict=OK,
 		findings=[],
@@ -114,9 +133,41 @@ def collect(host: Host, thresholds: Thresholds | None = None) -> Report:
 		orphaned_unique_keys=orphans,
 		collected_at=now,
 		duration_ms=round((time.perf_counter() - started) * 1000, 2),
+		limits=limits,
 	)
 	report.add(findings)
 	return report
+
+
+def _limits(connection, namespace: str, findings: list[Finding], thresholds: Thresholds) -> list[LimitHealth]:
+	"""The namespace's limits in use, and a finding for each whose oldest waiting job waited too long."""
+	found = []
+	for gate in gates.state(connection, namespace):
+		if not (gate["held"] or gate["waiting"] or gate["starts"]):
+			continue
+		health = LimitHealth(
+			kind=gate["kind"],
+			key=gate["key"],
+			description=rules.describe(gate["gate"], gate["n"], gate["per"]),
+			held=gate["held"],
+			starts=gate["starts"],
+			waiting=gate["waiting"],
+			oldest_wait_seconds=gate["oldest_wait_seconds"],
+		)
+		found.append(health)
+		wait = health.oldest_wait_seconds or 0
+		level, _ = _past((thresholds.limit_wait_critical, thresholds.limit_wait_warning), wait)
+		if level:
+			findings.append(
+				Finding(
+					level,
+					"limit_wait",
+					f"{health.waiting} job(s) wait at the limit {health.description}, the oldest for "
+					f"{wait:.0f} s: raise the limit if the key allows it, add workers to its queue if its "
+					"places are all running, or look for runs that hold them (Jobs page, Running)",
+				)
+			)
+	return found
 
 
 def _redis(connection, findings: list[Finding], thresholds: Thresholds) -> RedisHealth:

@@ -55,7 +55,8 @@ def _reason(connection, envelope: Envelope, rq_id: str) -> str:
 	waiting_on, since = (rqcompat.text(value) if value else None for value in fields)
 	gate = next((g for g in envelope.get("gates", []) if g[0] == waiting_on), None)
 	what = rules.describe(*gate[:3]) if gate else (waiting_on or "its limits")
-	waited = f"{time.time() - float(since):.0f} s" if since else "past its bound"
+	seconds = time.time() - float(since) if since else None
+	waited = "past its bound" if seconds is None else f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
 	return (
 		f"{envelope.method} waited {waited} for its turn ({what}), longer than its max_wait of "
 		f"{envelope.get('max_wait'):g} s, and did not run. Raise the limit or max_wait, or spread the "

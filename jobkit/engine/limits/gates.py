@@ -201,10 +201,12 @@ class Timer(threading.Thread):
 			self.stop.wait(wait)
 
 
-def state(connection) -> list[dict]:
-	"""Every gate seen, with its places taken (running, or let in and not yet started), its starts
+def state(connection, namespace: str | None = None) -> list[dict]:
+	"""Every gate seen (of ``namespace``, when given), with its places taken (running, or let in and not yet started), its starts
 	in the window (rate gates), its waiting jobs and the oldest one's wait start (Unix time)."""
 	gates = {rqcompat.text(k): json.loads(v) for k, v in connection.hgetall(GATES).items()}
+	if namespace is not None:
+		gates = {k: v for k, v in gates.items() if k.split(":", 2)[1] == namespace}
 	if not gates:
 		return []
 	ids = sorted(gates)

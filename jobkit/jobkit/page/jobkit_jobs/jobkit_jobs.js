@@ -64,6 +64,7 @@ class JobkitJobsPage {
 			</style>
 			<section class="headline"></section>
 			<section class="queues"></section>
+			<section class="limits"></section>
 			<section class="running"></section>
 			<section class="scheduled"></section>
 			<section class="failed"></section>
@@ -132,6 +133,7 @@ class JobkitJobsPage {
 				this.overview = overview;
 				this.render_headline(overview, stats);
 				this.render_queues(overview.queues);
+				this.render_limits(overview.limits || []);
 				this.render_running(overview.running);
 				this.render_scheduled(overview.scheduled);
 				this.render_failed_counts(overview.failed);
@@ -221,6 +223,20 @@ class JobkitJobsPage {
 		this.$body.find(".queues").html(`<h4>${esc(__("Queues"))}</h4>` +
 			this.table([__("Queue"), __("Waiting"), __("Oldest wait"), __("Workers busy / idle"), __("Finished / failed per minute, last hour"), ""], rows, __("No queues")));
 		this.bind(".queues");
+	}
+
+	render_limits(limits) {
+		// Jobs over a limit (jobkit.Limit, jobkit.Rate, a fair share) wait here, in no queue.
+		const kinds = { c: __("at once"), r: __("rate"), f: __("fair share") };
+		const rows = limits.map((l) => [
+			`<code>${esc(l.key)}</code> <small class="text-muted">${esc(kinds[l.kind] || l.kind)}</small>`,
+			esc(l.description),
+			esc(l.held) + (l.starts === null ? "" : ` <small class="text-muted">${esc(__("{0} started in the window", [l.starts]))}</small>`),
+			esc(l.waiting),
+			l.oldest_wait_seconds === null ? "—" : esc(this.duration(l.oldest_wait_seconds)),
+		]);
+		this.$body.find(".limits").html(`<h4>${esc(__("Limits"))} <small>${esc(__("keys with jobs running or waiting at a limit"))}</small></h4>` +
+			this.table([__("Key"), __("Limit"), __("Running or let in"), __("Waiting"), __("Oldest wait")], rows, __("No job waits at a limit")));
 	}
 
 	// Running and scheduled -----------------------------------------------------------------------
