@@ -4,7 +4,8 @@
 
 On a real Redis (appendonly, fsync every second) with real forking RQ workers and the plain-RQ
 host, for ``--minutes`` two producers enqueue a mix of jobs: unique jobs under contention
-(``until_executed`` and ``while_executing`` keys shared by many calls), jobs that fail and are
+(``until_executed`` and ``while_executing`` keys shared by many calls), jobs under a per-shop
+concurrency limit and under a rate limit, jobs that fail and are
 retried with backoff (some until they are dead letters), delayed jobs, jobs holding
 ``jobkit.lock``, jobs reporting ``jobkit.progress``, and two batches with per-item failures.
 Meanwhile a chaos loop SIGKILLs a random worker (its whole process group: the worker and the job
@@ -22,7 +23,8 @@ any fails:
 - no lock was held by two owners at once;
 - each batch's counts are exact, every item ran, and on_complete ran once;
 - after the drain no unique key, lock, in-flight run or worker's note of a taken job is left;
-- each progress-reporting job's kept state is its final one.
+- each progress-reporting job's kept state is its final one;
+- no more than ``LIMIT`` runs of a shop at once, no more than ``RATE`` starts in any window.
 
 A run's interval is what it recorded (start to end); a run that was killed ends when its worker
 was killed. All processes share this machine's clock.
@@ -51,6 +53,7 @@ sys.path.insert(0, str(REPO))
 import jobkit
 from benchmarks.soak_jobs import Flaky
 from jobkit.engine import keys
+from jobkit.engine.limits import gates
 from tests.redis_server import RedisServer, start_redis
 
 NAMESPACE = "soak"
@@ -58,6 +61,10 @@ LEASE_SECONDS = 5  # short, so that a killed run is reaped within seconds
 QUEUES = ("default", "short")
 UNIQUE_KEYS = {"until_executed": ["ue-0", "ue-1", "ue-2", "ue-3"], "while_executing": ["we-0", "we-1"]}
 LOCK_NAMES = ["soak-lock-0", "soak-lock-1"]
+# Limited jobs: at most LIMIT runs of a shop at once, at most RATE starts in any RATE_PER seconds.
+SHOPS = ["shop-0", "shop-1"]
+LIMIT = jobkit.Limit("soak-shop::{shop}", 2)
+RATE = jobkit.Rate("soak-api", 4, per=2, max_wait=600)
 BATCH_ITEMS = 1500
 RETRY = jobkit.Retry(max_attempts=6, backoff=0.5, max_backoff=3, retry_on=(Flaky,))
 DOOMED_RETRY = jobkit.Retry(max_attempts=2, backoff=0.5, max_backoff=1, retry_on=(Flaky,))
@@ -112,6 +119,7 @@ class Soak:
 
 	def produce(self, until: float) -> None:
 		kinds = ["unique"] * 4 + ["retry"] * 2 + ["delayed"] * 2 + ["lock", "progress", "plain"]
+		kinds += ["limited"] * 2 + ["rated"]
 		connection = jobkit.get_host().connection
 		while time.time() < until and not self.stop.is_set():
 			try:
@@ -186,6 +194,20 @@ class Soak:
 				name=rng.choice(LOCK_NAMES),
 				seconds=rng.uniform(0.1, 0.8),
 			)
+			return True
+		if kind == "limited":
+			jobkit.enqueue(
+				"benchmarks.soak_jobs.limited",
+				queue=rng.choice(QUEUES),
+				concurrency=LIMIT,
+				retry=RETRY,
+				ticket=ticket,
+				shop=rng.choice(SHOPS),
+				seconds=rng.uniform(0.1, 0.6),
+			)
+			return True
+		if kind == "rated":
+			jobkit.enqueue("benchmarks.soak_jobs.rated", rate=RATE, retry=RETRY, ticket=ticket)
 			return True
 		if kind == "progress":
 			jobkit.enqueue("benchmarks.soak_jobs.reporting", retry=RETRY, ticket=ticket, steps=40)
@@ -376,7 +398,31 @@ def held_keys(connection) -> list[str]:
 	]
 	held = [key.decode() for pattern in patterns for key in connection.scan_iter(match=pattern, count=500)]
 	held += [key for key in (keys.in_flight(NAMESPACE), keys.TAKEN) if connection.zcard(key)]
+	held += [f"gate {g['key']}" for g in gates.state(connection) if g["held"] or g["waiting"]]
 	return held
+
+
+def most_at_once(by_group: dict) -> dict:
+	"""Per group, the most intervals open at one moment."""
+	most = {}
+	for name, runs in by_group.items():
+		moments = sorted([(start, 1) for start, _, _ in runs] + [(end, -1) for _, end, _ in runs])
+		open_now = peak = 0
+		for _, change in moments:  # an end at the same moment as a start comes first
+			open_now += change
+			peak = max(peak, open_now)
+		most[name] = peak
+	return most
+
+
+def most_starts_in_a_window(starts: list[float], per: float) -> int:
+	starts = sorted(starts)
+	most, first = 0, 0
+	for last, at in enumerate(starts):
+		while starts[first] <= at - per:
+			first += 1
+		most = max(most, last - first + 1)
+	return most
 
 
 def intervals(entries: list[dict], soak: Soak, start_event: str, end_event: str, group: str):
@@ -484,6 +530,28 @@ def check(soak: Soak, drained: bool) -> list[tuple[str, bool, str]]:
 	results.append(exclusive("no unique job ran twice at once", unique_runs, "runs", "ids"))
 	lock_holds = intervals(holds, soak, "acquired", "releasing", "name")
 	results.append(exclusive("no lock held by two owners", lock_holds, "holds", "locks"))
+
+	limited_runs, _ = intervals(
+		[entry for entry in runs if entry["kind"] == "limited"], soak, "start", "end", "shop"
+	)
+	most = most_at_once(limited_runs)
+	results.append(
+		(
+			f"limit never exceeded (at most {LIMIT.n} of a shop)",
+			all(peak <= LIMIT.n for peak in most.values()),
+			f"{sum(map(len, limited_runs.values()))} runs; most at once: "
+			+ (", ".join(f"{shop} {peak}" for shop, peak in sorted(most.items())) or "none"),
+		)
+	)
+	rated_starts = [entry["at"] for entry in runs if entry["kind"] == "rated" and entry["event"] == "start"]
+	peak = most_starts_in_a_window(rated_starts, RATE.per) if rated_starts else 0
+	results.append(
+		(
+			f"rate never exceeded ({RATE.n} per {RATE.per} s)",
+			peak <= RATE.n,
+			f"{len(rated_starts)} starts; most in any {RATE.per} s: {peak}",
+		)
+	)
 
 	completions = Counter(
 		json.loads(raw)["batch"] for raw in connection.lrange("soak:batch-completions", 0, -1)

@@ -117,3 +117,16 @@ def batch_completed(summary: dict) -> None:
 		"soak:batch-completions",
 		json.dumps({key: summary[key] for key in ("batch", "status", "total", "done", "failed")}),
 	)
+
+
+def limited(ticket: str, shop: str, seconds: float) -> None:
+	"""Runs under ``jobkit.Limit`` on ``shop``: its run is recorded, to check the limit never held more."""
+	_started("limited", ticket, shop=shop)
+	time.sleep(seconds)
+	_succeeded("limited", ticket, shop=shop)
+
+
+def rated(ticket: str) -> None:
+	"""Runs under ``jobkit.Rate``: its start is recorded, to check no window held more starts."""
+	_started("rated", ticket)
+	_succeeded("rated", ticket)

@@ -27,6 +27,8 @@ def test_a_minute_of_chaos_loses_nothing_and_runs_nothing_twice_at_once():
 	report = "\n".join([*failed, f"soak exited {result.returncode}", result.stdout, result.stderr])
 	assert result.returncode == 0, report
 	assert "all invariants hold" in result.stdout, report
+	assert re.search(r"limit never exceeded .* ok +\d+ runs", result.stdout), report
+	assert re.search(r"rate never exceeded .* ok +\d+ starts", result.stdout), report
 	figures = dict(
 		re.findall(r"^  (duplicates|redis restarts|kills survived|superseded) +(\d+)", result.stdout, re.M)
 	)
