@@ -514,10 +514,45 @@ def stats(tour: Tour) -> None:
 		print(f"   a bad resolution: {type(e).__name__}: {e}")
 
 
+def flow_control(tour: Tour) -> None:
+	connection = tour.host.connection
+	check = tour.check
+	heading("19. flow control: at most 2 syncs of a shop at once, at most 3 bank calls a second")
+	connection.delete("demo:limited", "demo:bank")
+	per_shop = jobkit.Limit("shopify::{shop}", 2)
+	syncs = [
+		jobkit.enqueue("demo.jobs.sync_orders", queue="reports", shop="acme", page=page, concurrency=per_shop)
+		for page in range(6)
+	]
+	bank = jobkit.Rate("bank", 3, per=1)
+	calls = [jobkit.enqueue("demo.jobs.call_bank", queue="reports", statement=i, rate=bank) for i in range(7)]
+	waiting = [h.status for h in syncs + calls].count("deferred")
+	print(f"   enqueued 6 syncs and 7 bank calls: {waiting} wait at their limit, in no queue")
+	for limit in jobkit.health.check().limits:
+		print(f"   health: {limit.description}: taken {limit.held}, waiting {limit.waiting}")
+	workers = [start_worker(tour.redis_url, "reports") for _ in range(3)]
+	try:
+		check(wait_for(lambda: all(h.status == "finished" for h in syncs + calls)), "every job ran")
+	finally:
+		for worker in workers:
+			stop_worker(worker)
+	events = sorted(
+		(json.loads(raw) for raw in connection.lrange("demo:limited", 0, -1)), key=lambda e: e["at"]
+	)
+	running = most = 0
+	for event in events:
+		running += 1 if event["event"] == "start" else -1
+		most = max(most, running)
+	check(most == 2, f"3 workers, yet at most {most} syncs of acme ran at once")
+	starts = sorted(float(raw) for raw in connection.lrange("demo:bank", 0, -1))
+	in_a_second = max(sum(1 for t in starts if s <= t < s + 1) for s in starts)
+	check(in_a_second <= 3, f"at most {in_a_second} bank calls started in any second")
+
+
 def bad_input(tour: Tour) -> None:
 	connection = tour.host.connection
 	check = tour.check
-	heading("19. bad input: a clear error, and nothing is enqueued")
+	heading("20. bad input: a clear error, and nothing is enqueued")
 	before = job_count(connection)
 	bad_calls = [
 		("unknown queue", lambda: jobkit.enqueue("demo.jobs.resize_images", queue="urgent", count=1)),
@@ -548,6 +583,14 @@ def bad_input(tour: Tour) -> None:
 		("batch chunk 0", lambda: jobkit.batch("demo.jobs.reprice", items=[1], chunk_size=0, fail_on=[])),
 		("unknown batch", lambda: jobkit.BatchHandle(jobkit.get_host(), "no-such-batch").status),
 		("progress here", lambda: jobkit.progress(total=10)),
+		("limit 0", lambda: jobkit.Limit("shopify::{shop}", 0)),
+		("rate per 0", lambda: jobkit.Rate("bank", 3, per=0)),
+		(
+			"key, no arg",
+			lambda: jobkit.enqueue(
+				"demo.jobs.resize_images", count=1, concurrency=jobkit.Limit("s::{shop}", 1)
+			),
+		),
 	]
 	for label, call in bad_calls:
 		try:
@@ -576,6 +619,7 @@ STEPS = (
 	progress,
 	health,
 	stats,
+	flow_control,
 	bad_input,
 )
 

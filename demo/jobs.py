@@ -113,3 +113,16 @@ class WorkerLostAfterTaking(Worker):
 
 	def execute_job(self, job, queue):
 		os._exit(9)
+
+
+def sync_orders(shop: str, page: int) -> str:
+	"""Calls a shop's API (rate-limited there): at most two pages of a shop at once, say."""
+	connection = jobkit.get_host().connection
+	connection.rpush("demo:limited", json.dumps({"shop": shop, "at": time.time(), "event": "start"}))
+	time.sleep(0.3)
+	connection.rpush("demo:limited", json.dumps({"shop": shop, "at": time.time(), "event": "end"}))
+	return f"{shop} page {page} synced"
+
+
+def call_bank(statement: int) -> None:
+	jobkit.get_host().connection.rpush("demo:bank", repr(time.time()))

@@ -9,7 +9,7 @@ Redis protocols, one concept each (``unique``, ``inflight``, ``taking``, ``lease
 ``locks``); the records (``dead_letter``, ``skipped``); the hosts (``host``, ``rq_host``,
 ``context``); what writes and runs a job (``retries``, ``enqueue``, ``runner``, ``dead_letters``,
 ``stats``);
-then the packages (``batches``, ``worker``, ``health``), the ``reaper``, the ``promoter`` process,
+then the packages (``limits``, ``batches``, ``worker``, ``health``), the ``reaper``, the ``promoter`` process,
 and ``public``, the functions ``jobkit`` exports.
 
 Glossary (each word has this one meaning in the code and its docs):
@@ -43,6 +43,11 @@ take, start
 pause
     A paused queue is one jobkit's workers take nothing from until it is resumed (``pausing``);
     enqueues go on and running jobs finish.
+limit, gate
+    A limit says how many runs of a key may go on at once (``Limit``), start in any window of time
+    (``Rate``), or be queued or running for a site on a queue (a fair share). Each is held by a gate
+    in Redis at the queue's door (``limits``): a job is let in (onto its queue, taking a place)
+    when all its gates are open, and otherwise waits at the first closed one, in no queue.
 hand-off
     A scheduler's run of an ``@jobkit.job`` target, sent to the target's own queue as a unique job
     instead of running in the scheduler's slot (``jobfunction``).

@@ -5,6 +5,7 @@ class method of a module-level class). Catching a wrong target at enqueue time t
 would fail in a worker log an hour later into an error in the caller's traceback now.
 """
 
+import functools
 import importlib
 import inspect
 import re
@@ -115,7 +116,8 @@ def _unwrap(fn: object) -> object:
 	return inspect.unwrap(fn) if callable(fn) else fn
 
 
-def parameters(path: str) -> list[str] | None:
+@functools.lru_cache(maxsize=IMPORTABLE_KEPT)
+def parameters(path: str) -> tuple[str, ...] | None:
 	"""The keyword parameters the callable at ``path`` takes, or None when it takes any (``**kwargs``)
 	or its signature cannot be read."""
 	fn = resolve(path)
@@ -129,4 +131,4 @@ def parameters(path: str) -> list[str] | None:
 			return None
 		if parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
 			names.append(parameter.name)
-	return names
+	return tuple(names)

@@ -15,10 +15,10 @@ import logging
 import signal
 import threading
 
-from jobkit.engine import reaper
+from jobkit.engine import reaper, waits
 from jobkit.engine.delayed import promote_due
 from jobkit.engine.errors import InvalidArgument
-from jobkit.engine.limits import expiry, gates
+from jobkit.engine.limits import gates
 from jobkit.engine.rq_host import DEFAULT_QUEUE_NAMES, RQHost, connect
 
 DEFAULT_INTERVAL = 1.0
@@ -39,7 +39,7 @@ def run(connection, rq_queues: list, interval: float = DEFAULT_INTERVAL, stop=No
 			if done:
 				logger.info("jobkit promoter: %s", done)
 			for host in hosts:
-				expiry.record(host)
+				waits.record(host)
 				for reaped in reaper.reap(host):
 					logger.info("jobkit promoter: %s", reaped)
 		except Exception:

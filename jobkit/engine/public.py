@@ -184,12 +184,13 @@ def promote_due() -> int:
 	"""Move due delayed jobs onto their queues, and run a pass of the gates' timer (limited jobs due,
 	let in, or past their wait: recorded as failed jobs); safe to run from many processes at once.
 	The number of jobs moved or let in."""
-	from jobkit.engine.limits import expiry, gates
+	from jobkit.engine import waits
+	from jobkit.engine.limits import gates
 
 	host = get_host()
 	moved = _delayed.promote_due(host.connection, [host.rq_queue(name) for name in host.queue_timeouts()])
 	done = gates.tick(host.connection)
-	expiry.record(host)
+	waits.record(host)
 	return moved + done.promoted + done.let_in
 
 

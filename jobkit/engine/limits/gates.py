@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 
-from jobkit.engine import rqcompat
+from jobkit.engine import rqcompat, rqjob
 from jobkit.engine.scripts import Script
 
 logger = logging.getLogger("jobkit")
@@ -79,8 +79,6 @@ def hash_fields(envelope) -> dict:
 def push(connection, rq_queue, job, envelope, *, due: float | None = None, at_front: bool = False) -> int:
 	"""Write a gated job and pass it through its gates in one script call: QUEUED, WAITING (on a
 	closed gate, in no queue) or SCHEDULED (due later: the timer passes it through its gates then)."""
-	from jobkit.engine import rqjob
-
 	GATE_PUSH(
 		connection,
 		[job.key],
@@ -102,8 +100,6 @@ def push(connection, rq_queue, job, envelope, *, due: float | None = None, at_fr
 
 def admit(connection, rq_id: str) -> int:
 	"""Pass a gated job that ``claim.lua`` wrote into the gates' schedule through its gates now."""
-	from jobkit.engine import rqjob
-
 	return int(GATE_ADMIT(connection, [RQ_JOB_PREFIX + rq_id], [rq_id, rqjob.rq_now_stamp()]))
 
 
@@ -122,8 +118,6 @@ def started(connection, envelope, rq_id: str) -> None:
 
 def release(connection, envelope, rq_id: str) -> int:
 	"""The run of a gated job ended (or was reaped): free its places and let waiting jobs in."""
-	from jobkit.engine import rqjob
-
 	return int(
 		GATE_RELEASE(
 			connection,
@@ -159,8 +153,6 @@ class Tick:
 
 def tick(connection, limit: int = TICK_LIMIT) -> Tick:
 	"""One pass of the gates' timer (see ``lua/gate_tick.lua``)."""
-	from jobkit.engine import rqjob
-
 	promoted, expired, let_in, next_in = GATE_TICK(connection, [], [rqjob.rq_now_stamp(), limit])
 	seconds = float(next_in)
 	return Tick(int(promoted), int(expired), int(let_in), None if seconds < 0 else seconds)

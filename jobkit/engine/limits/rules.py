@@ -54,7 +54,7 @@ class _Rule:
 		self.n = n
 		self.max_wait = max_wait
 
-	def rendered(self, kwargs: dict, method_path: str, parameters: list[str] | None) -> str:
+	def rendered(self, kwargs: dict, method_path: str, parameters: "tuple[str, ...] | None") -> str:
 		"""The key for this call's keyword arguments; InvalidArgument when it names one not given."""
 		for name in self.fields:
 			if name not in kwargs:
@@ -140,7 +140,7 @@ def gates(
 	rate: Rate | None,
 	fair_weight: int | None,
 	workers_key: str,
-	parameters: list[str] | None,
+	parameters: "tuple[str, ...] | None",
 ) -> tuple[list[list], float | None]:
 	"""The job's gates, as its RQ hash carries them ([id, n, period, workers key]), and how long it
 	may wait for them (None: no bound)."""

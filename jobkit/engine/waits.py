@@ -1,4 +1,4 @@
-"""The jobs that waited at a gate past their bound (``max_wait``): each becomes a dead letter (a
+"""Waits that ran out: the jobs that waited at a gate (``limits``) past their bound (``max_wait``): each becomes a dead letter (a
 "Jobkit Failed Job" on a site) whose error, ``WaitedTooLong``, names the gate and the wait.
 
 The gates' timer takes such a job out of its gate's list and names it in its namespace's expired
@@ -56,7 +56,9 @@ def _reason(connection, envelope: Envelope, rq_id: str) -> str:
 	gate = next((g for g in envelope.get("gates", []) if g[0] == waiting_on), None)
 	what = rules.describe(*gate[:3]) if gate else (waiting_on or "its limits")
 	seconds = time.time() - float(since) if since else None
-	waited = "past its bound" if seconds is None else f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+	waited = (
+		"past its bound" if seconds is None else f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+	)
 	return (
 		f"{envelope.method} waited {waited} for its turn ({what}), longer than its max_wait of "
 		f"{envelope.get('max_wait'):g} s, and did not run. Raise the limit or max_wait, or spread the "
