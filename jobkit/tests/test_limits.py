@@ -35,6 +35,12 @@ class TestLimits(SiteJobsTestCase):
 		connection = host.connection
 		for suffix in ("seen", "workers", "done", "running"):
 			connection.delete(f"{self.marker}:{suffix}")
+		# The test's gates go with it (a rate's starts would count for an hour on the bench).
+		for gate in gates.state(connection, frappe.local.site):
+			if gate["key"].startswith(self.marker):
+				base = gates.GATE.format(gate_id=gate["gate"])
+				connection.delete(f"{base}:held", f"{base}:starts", f"{base}:waiting")
+				connection.hdel(gates.GATES, gate["gate"])
 		super().tearDown()
 
 	def read(self, suffix: str) -> list[str]:

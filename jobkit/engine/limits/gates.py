@@ -36,6 +36,7 @@ GATE_ADMIT = Script("gate_admit", uses=("gate_common",))
 GATE_START = Script("gate_start", uses=("gate_common",))
 GATE_RELEASE = Script("gate_release", uses=("gate_common",))
 GATE_TICK = Script("gate_tick", uses=("gate_common",))
+GATE_FORGET = Script("gate_forget", uses=("gate_common",))
 
 # The gates' own keys (lua/gate_common.lua; not namespaced: a fair share spans the sites of a bench).
 GATE = "jobkit:gate:{gate_id}"
@@ -194,7 +195,7 @@ class Timer(threading.Thread):
 
 
 def state(connection, namespace: str | None = None) -> list[dict]:
-	"""Every gate seen (of ``namespace``, when given), with its places taken (running, or let in and not yet started), its starts
+	"""Every gate in use (of ``namespace``, when given; idle ones are dropped from the list), with its places taken (running, or let in and not yet started), its starts
 	in the window (rate gates), its waiting jobs and the oldest one's wait start (Unix time)."""
 	gates = {rqcompat.text(k): json.loads(v) for k, v in connection.hgetall(GATES).items()}
 	if namespace is not None:
@@ -216,9 +217,13 @@ def state(connection, namespace: str | None = None) -> list[dict]:
 	for head in heads:
 		pipe.hget(RQ_JOB_PREFIX + rqcompat.text(head), WAITING_SINCE_FIELD) if head else pipe.echo("")
 	since = pipe.execute()
-	found = []
+	found, idle = [], []
 	for i, gate_id in enumerate(ids):
 		gate = gates[gate_id]
+		held, starts, waiting = replies[i * 4], replies[i * 4 + 1], replies[i * 4 + 2]
+		if not (held or starts or waiting):
+			idle.append(gate_id)  # a key seen once and done with: the list of gates stays short
+			continue
 		kind, _, rest = gate_id.partition(":")
 		namespace, _, key = rest.partition(":")
 		oldest = float(since[i]) if since[i] else None
@@ -230,13 +235,15 @@ def state(connection, namespace: str | None = None) -> list[dict]:
 				"key": key,
 				"n": gate[1],
 				"per": gate[2],
-				"held": replies[i * 4],
-				"starts": replies[i * 4 + 1] if kind == "r" else None,
-				"waiting": replies[i * 4 + 2],
+				"held": held,
+				"starts": starts if kind == "r" else None,
+				"waiting": waiting,
 				"oldest_waiting_since": oldest,
 				"oldest_wait_seconds": None if oldest is None else max(0.0, now - oldest),
 			}
 		)
+	if idle:
+		GATE_FORGET(connection, [], idle)
 	return found
 
 
