@@ -375,3 +375,8 @@ def rated_run(call: int, record_to: str = "rated") -> None:
 	import time
 
 	_log(record_to, {"call": call, "started": time.time()})
+
+
+@jobkit.job(concurrency=jobkit.Limit("decorated::{shop}", 1))
+def one_sync_per_shop(shop: str) -> str:
+	return f"synced {shop}"

@@ -334,3 +334,17 @@ def test_the_health_report_shows_each_limit_and_flags_a_long_wait(host, conn):
 	assert finding.message.startswith(
 		"2 job(s) wait at the limit shop::acme: at most 1 at once, the oldest for "
 	)
+
+
+def test_a_limit_declared_on_the_function_applies_to_its_enqueues(host, conn, redis_url):
+	from tests.fixtures import one_sync_per_shop
+
+	handles = [one_sync_per_shop.enqueue(shop="acme") for _ in range(3)]
+	other = one_sync_per_shop.enqueue(shop="globex")
+	assert [h.status for h in handles] == ["queued", "deferred", "deferred"]
+	assert other.status == "queued"  # another key, another gate
+	worker = start_worker(redis_url, worker_class="jobkit")
+	try:
+		wait_for(lambda: all(h.status == "finished" for h in [*handles, other]), "the four runs")
+	finally:
+		stop_workers(worker)

@@ -16,6 +16,7 @@ from frappe import _
 from jobkit.engine import delayed, progress, skipped, stats, unique
 from jobkit.engine.envelope import Envelope
 from jobkit.engine.errors import InvalidArgument
+from jobkit.engine.limits import gates
 from jobkit.engine.public import job_stats
 from jobkit.engine.rqcompat import job_status, started_registry_job_id, unix_time
 from jobkit.site import health as site_health
@@ -142,10 +143,13 @@ def scheduled() -> dict:
 		key = ScheduledJobRegistry(queue=host.rq_queue(name)).key
 		pipe.zrange(key, 0, SCHEDULED_READ - 1, withscores=True)
 		pipe.zcard(key)
+	# Limited jobs (jobkit.Limit, jobkit.Rate) wait for their time in their gates' schedule.
+	pipe.zrange(gates.LATER, 0, SCHEDULED_READ - 1, withscores=True)
+	pipe.zcard(gates.LATER)
 	replies = pipe.execute()
 	due = {}
 	bench_wide = {}
-	for name, entries, count in zip(names, replies[::2], replies[1::2], strict=True):
+	for name, entries, count in zip([*names, "limited"], replies[::2], replies[1::2], strict=True):
 		bench_wide[name] = count
 		due.update({rq_id.decode(): score for rq_id, score in entries})
 	rows = []
@@ -259,6 +263,12 @@ def cancel_job(rq_id: str) -> str:
 
 def run_scheduled_now(rq_id: str) -> str:
 	job = _own_job(rq_id, "scheduled")
+	if _gated(job):
+		if not gates.run_now(host.connection, job.id):
+			raise InvalidArgument(_("{0} is no longer waiting: it was promoted or cancelled").format(job.id))
+		return _("{0} went through its limits: {1}").format(
+			job.id, _("queued") if job_status(job) == "queued" else _("it waits for its turn at its limit")
+		)
 	if not delayed.run_now(host.connection, host.rq_queue(host.queue_name(job.origin)), job.id):
 		raise InvalidArgument(_("{0} is no longer waiting: it was promoted or cancelled").format(job.id))
 	return _("{0} is on queue {1} now").format(job.id, host.queue_name(job.origin))
@@ -273,7 +283,11 @@ def cancel_scheduled(rq_id: str) -> str:
 	envelope = host.envelope_of(job)
 	if envelope is None:
 		raise InvalidArgument(_("{0} is not a jobkit job: cancel it from the RQ Job list").format(job.id))
-	if not delayed.take_back(host.connection, host.rq_queue(host.queue_name(job.origin)), job.id):
+	if _gated(job):
+		taken = gates.take_back(host.connection, job.id)
+	else:
+		taken = delayed.take_back(host.connection, host.rq_queue(host.queue_name(job.origin)), job.id)
+	if not taken:
 		raise InvalidArgument(_("{0} is no longer waiting: it was promoted or cancelled").format(job.id))
 	envelope = Envelope(envelope)
 	skipped_records.record(skipped.SkippedRun.cancelled(envelope, job.id, frappe.session.user))
@@ -281,6 +295,11 @@ def cancel_scheduled(rq_id: str) -> str:
 		RELEASE(host.connection, [envelope.unique["key"]], [job.id])
 	job.delete()
 	return _("{0} cancelled: a Jobkit Skipped Run records it").format(job.id)
+
+
+def _gated(job) -> bool:
+	"""Whether the job has limits (its delays wait in the gates' schedule, not RQ's)."""
+	return bool(host.connection.hexists(job.key, gates.GATES_FIELD))
 
 
 def _own_job(rq_id: object, status: str):

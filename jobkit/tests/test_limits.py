@@ -127,3 +127,22 @@ class TestLimits(SiteJobsTestCase):
 		self.assertIn(f"{self.marker}-bank: at most 1 starts per 3600 s", record.error)
 		run_bench_worker(QUEUE)
 		self.assertEqual(handles[0].status, "finished")
+
+	def test_a_delayed_limited_job_is_on_the_jobs_page_and_runs_now_or_is_cancelled(self):
+		[later] = self.enqueue_limited("umbrella", n=1, delay=600)
+		[cancelled] = self.enqueue_limited("umbrella", n=1, delay=600)
+		frappe.db.commit()
+		rows = {row["rq_id"]: row for row in jobs_page.scheduled()["jobs"]}
+		self.assertIn(later.rq_id, rows)
+		self.assertEqual(later.status, "scheduled")
+		self.assertIn("queued", jobs_page.run_scheduled_now(later.rq_id))
+		self.assertEqual(later.status, "queued")
+		jobs_page.cancel_scheduled(cancelled.rq_id)
+		frappe.db.commit()
+		self.assertTrue(
+			frappe.db.exists("Jobkit Skipped Run", {"rq_job_id": cancelled.rq_id, "reason": "Cancelled"})
+		)
+		self.assertNotIn(cancelled.rq_id, [row["rq_id"] for row in jobs_page.scheduled()["jobs"]])
+		run_bench_worker(QUEUE)
+		self.assertEqual(later.status, "finished")
+		self.assertEqual(self.read("done"), ["umbrella"])

@@ -104,6 +104,19 @@ def admit(connection, rq_id: str) -> int:
 	return int(GATE_ADMIT(connection, [RQ_JOB_PREFIX + rq_id], [rq_id, rqjob.rq_now_stamp()]))
 
 
+def run_now(connection, rq_id: str) -> bool:
+	"""Pass the gated job ``rq_id`` waiting in the gates' schedule (delayed, or a retry) through its
+	gates now; False if it is no longer there. Through the same step as the timer's (``admit``), so
+	a timer passing at the same moment never lets it in twice."""
+	return admit(connection, rq_id) >= 0
+
+
+def take_back(connection, rq_id: str) -> bool:
+	"""Remove the gated job ``rq_id`` from the gates' schedule before it is due; True if this call did
+	(the removal is the claim, as ``delayed.take_back``)."""
+	return bool(connection.zrem(LATER, rq_id))
+
+
 def started(connection, envelope, rq_id: str) -> None:
 	"""The run of a gated job starts (its rate places become starts)."""
 	missing = GATE_START(connection, [], [rq_id, json.dumps(envelope["gates"])])
@@ -257,7 +270,9 @@ __all__ = [
 	"push",
 	"release",
 	"release_quietly",
+	"run_now",
 	"started",
 	"state",
+	"take_back",
 	"tick",
 ]
