@@ -132,50 +132,66 @@ def main() -> None:
 	)
 	parser.add_argument("--rounds", type=int, default=3)
 	parser.add_argument("--rate-jobs", type=int, default=200)
-	parser.add_argument("--enqueues", type=int, default=2000)
+	parser.add_argument("--enqueues", type=int, default=3000)
 	parser.add_argument("--drain-jobs", type=int, default=400)
 	parser.add_argument("--backlog", type=int, default=10_000)
+	parser.add_argument("--enqueue-rounds", type=int, default=8)
+	parser.add_argument(
+		"--parts", default="rate,overhead,fairness", help="which parts to run (comma-separated)"
+	)
 	args = parser.parse_args()
+	parts = set(args.parts.split(","))
 	server = start_redis(Path(tempfile.mkdtemp()))
 	versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("rq", "redis"))
 	print(f"jobkit flow control ({versions}), {args.rounds} rounds\n")
 	try:
 		connection = server.client()
-		results = [rate_round(server.url, connection, args.rate_jobs) for _ in range(args.rounds)]
-		ratios = [ratio for ratio, _ in results]
-		print(
-			f"rate {RATE_N} per {RATE_PER:g} s, {args.rate_jobs} jobs, 4 workers: steady rate / limit "
-			f"median {statistics.median(ratios):.3f} (rounds {', '.join(f'{r:.3f}' for r in ratios)}); "
-			f"most starts in any window {max(most for _, most in results)} (limit {RATE_N})"
-		)
-		enqueue_ratios, drain_ratios = [], []
-		for round_ in range(args.rounds):
-			connection.flushall()
-			jobkit.configure(redis_url=server.url, namespace="bench")
-			order = (False, True) if round_ % 2 == 0 else (True, False)
-			times = {limited: enqueue_seconds(args.enqueues, limited) for limited in order}
-			enqueue_ratios.append(times[True] / times[False])
-			times = {
-				limited: drain_seconds(server.url, connection, args.drain_jobs, limited) for limited in order
-			}
-			drain_ratios.append(times[True] / times[False])
-		print(
-			f"enqueue, limited / unlimited: median x{statistics.median(enqueue_ratios):.2f} "
-			f"(rounds {', '.join(f'{r:.2f}' for r in enqueue_ratios)})"
-		)
-		print(
-			f"per job through a worker, limited / unlimited: median x{statistics.median(drain_ratios):.2f} "
-			f"(rounds {', '.join(f'{r:.2f}' for r in drain_ratios)})"
-		)
-		for fair in (False, True):
-			wait, before = fairness(server.url, connection, args.backlog, fair)
-			print(
-				f"site B's one job behind site A's {args.backlog}, fair shares {'on ' if fair else 'off'}: "
-				f"waited {wait:.2f} s, behind {before} of A's jobs"
-			)
+		if "rate" in parts:
+			rate_part(server.url, connection, args)
+		if "overhead" in parts:
+			overhead_part(server.url, connection, args)
+		if "fairness" in parts:
+			for fair in (False, True):
+				wait, before = fairness(server.url, connection, args.backlog, fair)
+				print(
+					f"site B's one job behind site A's {args.backlog}, fair shares {'on ' if fair else 'off'}: "
+					f"waited {wait:.2f} s, behind {before} of A's jobs"
+				)
 	finally:
 		context.reset()
 		server.stop()
+
+
+def rate_part(url: str, connection, args) -> None:
+	results = [rate_round(url, connection, args.rate_jobs) for _ in range(args.rounds)]
+	ratios = [ratio for ratio, _ in results]
+	print(
+		f"rate {RATE_N} per {RATE_PER:g} s, {args.rate_jobs} jobs, 4 workers: steady rate / limit "
+		f"median {statistics.median(ratios):.3f} (rounds {', '.join(f'{r:.3f}' for r in ratios)}); "
+		f"most starts in any window {max(most for _, most in results)} (limit {RATE_N})"
+	)
+
+
+def overhead_part(url: str, connection, args) -> None:
+	enqueue_ratios, drain_ratios = [], []
+	for round_ in range(args.enqueue_rounds):
+		connection.flushall()
+		jobkit.configure(redis_url=url, namespace="bench")
+		order = (False, True) if round_ % 2 == 0 else (True, False)
+		times = {limited: enqueue_seconds(args.enqueues, limited) for limited in order}
+		enqueue_ratios.append(times[True] / times[False])
+	for round_ in range(args.rounds):
+		order = (False, True) if round_ % 2 == 0 else (True, False)
+		times = {limited: drain_seconds(url, connection, args.drain_jobs, limited) for limited in order}
+		drain_ratios.append(times[True] / times[False])
+	print(
+		f"enqueue, limited / unlimited: median x{statistics.median(enqueue_ratios):.2f} "
+		f"(rounds {', '.join(f'{r:.2f}' for r in enqueue_ratios)})"
+	)
+	print(
+		f"per job through a worker, limited / unlimited: median x{statistics.median(drain_ratios):.2f} "
+		f"(rounds {', '.join(f'{r:.2f}' for r in drain_ratios)})"
+	)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def main() -> int:
 		for step in STEPS:
 			step(tour)
 	finally:
-		heading("20. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
+		heading("21. stop the workers: SIGTERM, a warm shutdown that lets running jobs finish")
 		codes = [stop_worker(worker) for worker in workers]
 		tour.check(all(code == 0 for code in codes), f"workers exited cleanly (exit codes {codes})")
 	heading("done" if not tour.problems else f"{len(tour.problems)} problem(s): {tour.problems}")
