@@ -13,7 +13,7 @@ import jobkit
 from jobkit.engine.limits import gates
 from jobkit.site import jobs_page
 from jobkit.site.host import host
-from jobkit.site.records import failed_jobs
+from jobkit.site.records import failed_jobs, health_checks
 from jobkit.tests.utils import (
 	BENCH_HELPER,
 	WORKER_TIMEOUT_SECONDS,
@@ -107,6 +107,13 @@ class TestLimits(SiteJobsTestCase):
 			f"limit      {self.marker}::initech: at most 2 at once: taken 2  waiting 2", result.stdout
 		)
 		self.assertIn(f"limit_wait: 2 job(s) wait at the limit {self.marker}::initech", result.stdout)
+		# The stored snapshot keeps the key's row and the finding.
+		record = frappe.get_doc(health_checks.DOCTYPE, health_checks.take_snapshot())
+		[row] = [row for row in record.limits if row.limit_key == f"{self.marker}::initech"]
+		self.assertEqual((row.held, row.waiting), (2, 2))
+		self.assertEqual(row.rule, f"{self.marker}::initech: at most 2 at once")
+		self.assertIn("limit_wait", [finding.check for finding in record.findings])
+		record.delete()
 		run_bench_worker(QUEUE)
 		self.assertEqual(len(self.read("done")), 4)
 

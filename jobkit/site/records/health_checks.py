@@ -18,7 +18,7 @@ from jobkit.site.text import as_text, site_time
 
 DOCTYPE = "Job Health Check"
 SETTINGS = "Jobkit Settings"
-CHILD_DOCTYPES = ("Job Health Finding", "Job Health Queue")
+CHILD_DOCTYPES = ("Job Health Finding", "Job Health Queue", "Job Health Limit")
 MANAGER_ROLE = "System Manager"
 # Longest finding message kept on a record.
 MAX_MESSAGE = 1000
@@ -77,6 +77,11 @@ def _summary(report: Report, counts: dict) -> str:
 	return as_text(f"{text} ({tally})")
 
 
+# A Data field holds 140 characters; a health record keeps the keys most in use, at most this many.
+MAX_KEY = 140
+MAX_LIMITS = 50
+
+
 def _record(report: Report):
 	counts = {}
 	for finding in report.findings:
@@ -121,6 +126,17 @@ def _record(report: Report):
 					"paused": int(q.paused),
 				}
 				for q in report.queues
+			],
+			"limits": [
+				{
+					"limit_key": as_text(limit.key[:MAX_KEY]),
+					"rule": as_text(limit.description[:MAX_KEY]),
+					"held": limit.held,
+					"starts": limit.starts or 0,
+					"waiting": limit.waiting,
+					"oldest_wait": limit.oldest_wait_seconds or 0,
+				}
+				for limit in report.limits[:MAX_LIMITS]
 			],
 		}
 	)

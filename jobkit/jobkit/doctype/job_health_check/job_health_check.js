@@ -23,7 +23,7 @@ frappe.ui.form.on("Job Health Check", {
 		frm.disable_save();
 		// Its rows are read-only: no pencil that opens a row for editing.
 		frm.page.wrapper.find(".jobkit-readonly-rows").remove();
-		frm.page.wrapper.append(`<style class="jobkit-readonly-rows">.frappe-control[data-fieldname="findings"] .btn-open-row, .frappe-control[data-fieldname="queues"] .btn-open-row { display: none; }</style>`);
+		frm.page.wrapper.append(`<style class="jobkit-readonly-rows">.frappe-control[data-fieldname="findings"] .btn-open-row, .frappe-control[data-fieldname="queues"] .btn-open-row, .frappe-control[data-fieldname="limits"] .btn-open-row { display: none; }</style>`);
 		frm.add_custom_button(__("Run Check Now"), () =>
 			frappe.xcall("jobkit.api.run_health_check").then((name) =>
 				frappe.db.get_value("Job Health Check", name, "verdict").then(({ message }) => {
