@@ -56,11 +56,16 @@ def _scheduler() -> list[Finding]:
 		]
 	findings = []
 	if is_dormant():
+		# Every scheduled job then runs once a day, whatever its schedule: an hourly sync is a day late.
+		days = frappe.get_system_settings("dormant_days") or 4
 		findings.append(
 			Finding(
-				WARNING,
+				CRITICAL,
 				"scheduler",
-				"the site is dormant (no activity for days): the scheduler runs its jobs once a day",
+				f"the site is dormant (no activity for {days} days or more): the scheduler runs its "
+				"jobs only once a day. Any activity wakes it (a login, a saved document); to keep "
+				"running on schedule while nobody uses the site, raise System Settings' \"Run Jobs "
+				'only Daily if Inactive For" (dormant_days)',
 			)
 		)
 	# The latest by ordering, not "max(...)": Frappe v16 refuses SQL functions as field strings.
