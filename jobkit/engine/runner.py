@@ -134,10 +134,11 @@ def execute(host: Host, envelope: Envelope, *, rq_job) -> Any:
 	gated = rq_job is not None and bool(envelope.get("gates"))
 	try:
 		with in_flight:
-			if gated:
-				_started_through_gates(host, envelope, rq_job)
 			try:
-				return _run_job(host, envelope, rq_job, job)
+				# A rate counts the start at the call itself, after the method is imported (a fresh
+				# work-horse's import can take longer than the rate's margin on a loaded machine).
+				before_call = (lambda: _started_through_gates(host, envelope, rq_job)) if gated else None
+				return _run_job(host, envelope, rq_job, job, before_call)
 			finally:
 				# Before the run leaves flight: a process that dies in between is reaped, and the
 				# reaper frees the places then. A run left to the reaper has them freed by it.
@@ -160,13 +161,16 @@ def _started_through_gates(host: Host, envelope: Envelope, rq_job) -> None:
 		logger.exception("jobkit: could not count the start of %s on its gates", rq_job.id)
 
 
-def _run_job(host: Host, envelope: Envelope, rq_job, job: context.JobContext) -> Any:
+def _run_job(host: Host, envelope: Envelope, rq_job, job: context.JobContext, before_call=None) -> Any:
 	# The unique lock is released only after the job's work is committed (and its callbacks
 	# ran), so the next run of the same job id sees this run's data.
 	with unique.held_while_running(host.connection, envelope.unique, job.rq_id):
 		try:
 			# Resolved inside: a method gone since the enqueue (a deploy) is a failure to record.
-			result = methods.resolve(envelope.method)(**envelope.kwargs)
+			method = methods.resolve(envelope.method)
+			if before_call is not None:
+				before_call()
+			result = method(**envelope.kwargs)
 		except Exception as exc:
 			host.rollback()
 			stats.failed()  # the run failed, whether or not a next attempt follows
