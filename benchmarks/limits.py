@@ -27,6 +27,7 @@ from rq import Queue
 
 import jobkit
 from jobkit.engine import context
+from tests.measures import most_in_any_window
 from tests.redis_server import start_redis
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,12 +69,7 @@ def rate_round(url: str, connection, jobs: int) -> tuple[float, int]:
 		stop(workers)
 	starts = sorted(float(value) for value in connection.lrange("starts", 0, -1))
 	steady = (jobs - RATE_N) / (starts[-1] - starts[0])
-	most, first = 0, 0
-	for last, at in enumerate(starts):
-		while starts[first] <= at - RATE_PER:
-			first += 1
-		most = max(most, last - first + 1)
-	return steady / (RATE_N / RATE_PER), most
+	return steady / (RATE_N / RATE_PER), most_in_any_window(starts, RATE_PER)
 
 
 def enqueue_seconds(count: int, limited: bool) -> float:

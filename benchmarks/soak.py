@@ -54,6 +54,7 @@ import jobkit
 from benchmarks.soak_jobs import Flaky
 from jobkit.engine import keys
 from jobkit.engine.limits import gates
+from tests.measures import most_in_any_window
 from tests.redis_server import RedisServer, start_redis
 
 NAMESPACE = "soak"
@@ -415,16 +416,6 @@ def most_at_once(by_group: dict) -> dict:
 	return most
 
 
-def most_starts_in_a_window(starts: list[float], per: float) -> int:
-	starts = sorted(starts)
-	most, first = 0, 0
-	for last, at in enumerate(starts):
-		while starts[first] <= at - per:
-			first += 1
-		most = max(most, last - first + 1)
-	return most
-
-
 def intervals(entries: list[dict], soak: Soak, start_event: str, end_event: str, group: str):
 	"""Per ``group`` value, the (start, end, rq_id) of each run; a killed run ends at its kill."""
 	ends = {entry["rq_id"]: entry["at"] for entry in entries if entry["event"] == end_event}
@@ -544,7 +535,7 @@ def check(soak: Soak, drained: bool) -> list[tuple[str, bool, str]]:
 		)
 	)
 	rated_starts = [entry["at"] for entry in runs if entry["kind"] == "rated" and entry["event"] == "start"]
-	peak = most_starts_in_a_window(rated_starts, RATE.per) if rated_starts else 0
+	peak = most_in_any_window(rated_starts, RATE.per) if rated_starts else 0
 	results.append(
 		(
 			f"rate never exceeded ({RATE.n} per {RATE.per} s)",

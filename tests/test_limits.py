@@ -19,6 +19,7 @@ from jobkit.engine import context
 from jobkit.engine.limits import gates
 from tests import fixtures
 from tests.conftest import NAMESPACE
+from tests.measures import most_in_any_window
 from tests.workers import child_pids, start_promoter, start_worker, stop_workers, wait_for
 
 LIMIT = jobkit.Limit("shop::{shop}", 2)
@@ -167,12 +168,6 @@ def test_a_limit_holds_across_four_workers_through_kills_and_every_job_runs_once
 	assert jobkit.dead_letters().count() == 0
 
 
-def starts_in_windows(starts: list[float], per: float) -> int:
-	"""The most starts in any window of ``per`` seconds (each window opening at a start)."""
-	starts = sorted(starts)
-	return max(sum(1 for t in starts[i:] if t < s + per) for i, s in enumerate(starts))
-
-
 @pytest.mark.parametrize("worker_class", ["jobkit", "fork"])
 def test_a_rate_is_never_exceeded_in_any_window(host, conn, redis_url, worker_class, promoter):
 	rate = jobkit.Rate("api", 5, per=1.0)
@@ -187,7 +182,7 @@ def test_a_rate_is_never_exceeded_in_any_window(host, conn, redis_url, worker_cl
 		stop_workers(*workers)
 	runs = read(conn, "rated")
 	assert sorted(run["call"] for run in runs) == list(range(30))
-	assert starts_in_windows([run["started"] for run in runs], 1.0) <= 5
+	assert most_in_any_window([run["started"] for run in runs], 1.0) <= 5
 
 
 def test_a_job_that_waits_past_its_bound_is_a_recorded_failure(host, conn, redis_url, promoter):

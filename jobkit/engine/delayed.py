@@ -14,7 +14,7 @@ from datetime import datetime
 
 from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.numbers import is_number
-from jobkit.engine.rqcompat import rq_now
+from jobkit.engine.rqcompat import now_stamp, text
 from jobkit.engine.scripts import PROMOTE
 
 logger = logging.getLogger("jobkit")
@@ -47,7 +47,6 @@ def due_timestamp(delay: object, at: object, naive_timezone=None) -> float | Non
 def promote_due(connection, rq_queues, now: float | None = None) -> int:
 	"""Push every due delayed job of ``rq_queues`` onto its queue; return how many moved."""
 	from rq.registry import ScheduledJobRegistry
-	from rq.utils import utcformat
 
 	moved = 0
 	for rq_queue in rq_queues:
@@ -60,7 +59,7 @@ def promote_due(connection, rq_queues, now: float | None = None) -> int:
 					now if now is not None else time.time(),
 					PROMOTE_BATCH,
 					"rq:job:",
-					utcformat(rq_now()),
+					now_stamp(),
 				],
 			)
 			moved += pushed
@@ -70,7 +69,7 @@ def promote_due(connection, rq_queues, now: float | None = None) -> int:
 					"evicted: give Redis the memory it needs, with maxmemory-policy noeviction): %s",
 					len(dropped),
 					rq_queue.name,
-					", ".join(rq_id.decode() if isinstance(rq_id, bytes) else rq_id for rq_id in dropped),
+					", ".join(map(text, dropped)),
 				)
 			if taken < PROMOTE_BATCH:
 				break

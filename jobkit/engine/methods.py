@@ -122,7 +122,7 @@ def parameters(path: str) -> tuple[str, ...] | None:
 	or its signature cannot be read."""
 	fn = resolve(path)
 	try:
-		signature = inspect.signature(getattr(fn, "fn", fn))  # a @jobkit.job's function
+		signature = inspect.signature(fn)  # a @jobkit.job's is its function's (``__wrapped__``)
 	except (TypeError, ValueError):
 		return None
 	names = []

@@ -11,6 +11,7 @@ A jobkit worker says it takes through jobkit in its RQ worker hash (``TAKES_FIEL
 """
 
 from jobkit.engine import keys
+from jobkit.engine.rqcompat import text
 
 # The field a jobkit worker adds to its RQ worker hash: it takes through ``taking`` and honours
 # pauses. RQ reads the fields it knows and leaves the others.
@@ -29,7 +30,7 @@ def resume(connection, queue_key: str) -> bool:
 
 def paused(connection) -> set[str]:
 	"""The keys of the paused queues."""
-	return {key.decode() if isinstance(key, bytes) else key for key in connection.smembers(keys.PAUSED)}
+	return {text(key) for key in connection.smembers(keys.PAUSED)}
 
 
 def mark_worker(connection, worker_key: str) -> None:

@@ -39,7 +39,7 @@ from jobkit.engine.errors import WorkerLost
 from jobkit.engine.handle import DEAD_LETTERED, RETRIED_AS, SUPERSEDED_META
 from jobkit.engine.host import Host
 from jobkit.engine.limits import gates
-from jobkit.engine.rqcompat import started_registry_job_id
+from jobkit.engine.rqcompat import started_registry_job_id, text
 from jobkit.engine.runner import job_context, run_failure_callback, write_dead_letter
 from jobkit.engine.scripts import REAP_CLAIM, RELEASE
 
@@ -103,7 +103,7 @@ def reap(host: Host, *, now: float | None = None, limit: int = REAP_LIMIT) -> li
 	taken = REAP_CLAIM(connection, [key], [repr(now), repr(now + REAPER_LEASE_SECONDS), limit])
 	done = []
 	for raw in taken:
-		rq_id = raw.decode() if isinstance(raw, bytes) else raw
+		rq_id = text(raw)
 		try:
 			reaped = _reap_one(host, rq_id)
 		except Exception:
@@ -147,7 +147,7 @@ def adopt_abandoned(host: Host, now: float, limit: int = REAP_LIMIT) -> list[Rea
 		rq_queue = host.rq_queue(name)
 		registry = StartedJobRegistry(queue=rq_queue)
 		for raw in connection.zrangebyscore(registry.key, 0, now, start=0, num=limit - len(adopted)):
-			entry = raw.decode() if isinstance(raw, bytes) else raw
+			entry = text(raw)
 			rq_id = started_registry_job_id(entry)
 			if connection.zscore(in_flight, rq_id) is not None:
 				continue  # its runner started: the in-flight registry says what became of it
@@ -196,7 +196,8 @@ def _reap_one(host: Host, rq_id: str) -> Reaped:
 	if envelope is None:
 		return Reaped(rq_id, GONE)
 	found = {"method": envelope.method, "job_id": envelope.id, "attempt": envelope.attempt}
-	if envelope.get("gates") and not _alive(connection, rq_job, envelope, host):
+	alive = _alive(connection, rq_job, envelope, host)
+	if envelope.get("gates") and not alive:
 		# The run is over, however it ended: its places on its gates go (a retry passes them again).
 		gates.release(connection, envelope, rq_id)
 	superseded = rq_job.meta.get(SUPERSEDED_META)
@@ -211,7 +212,7 @@ def _reap_one(host: Host, rq_id: str) -> Reaped:
 		_release_keys(connection, envelope, rq_id)
 		return Reaped(rq_id, STOPPED, **found)
 	lease = envelope.lease(host.lease_seconds)
-	if _alive(connection, rq_job, envelope, host):
+	if alive:
 		return Reaped(rq_id, ALIVE, **found, lease=lease)
 
 	exc = WorkerLost(
@@ -280,6 +281,6 @@ def _release_keys(connection, envelope: Envelope, rq_id: str) -> None:
 def _rq_says(rq_job) -> str:
 	"""The last line of the error RQ recorded for the run (e.g. its work-horse's exit status)."""
 	result = rq_job.latest_result()
-	text = (getattr(result, "exc_string", None) or "").strip()
-	last_line = text.splitlines()[-1] if text else ""
+	error = (getattr(result, "exc_string", None) or "").strip()
+	last_line = error.splitlines()[-1] if error else ""
 	return last_line[:300] or f"the job is still marked {_status(rq_job)!r}"

@@ -8,6 +8,13 @@ except ImportError:
 	from rq.utils import now as rq_now
 
 
+def now_stamp() -> str:
+	"""Now, as RQ writes a job's ``enqueued_at`` (for a script that queues a job itself)."""
+	from rq.utils import utcformat
+
+	return utcformat(rq_now())
+
+
 def started_registry_job_id(entry: str) -> str:
 	"""The job id of a started-registry entry: rq 2.x stores "<job id>:<execution id>"."""
 	from rq.registry import StartedJobRegistry
@@ -34,4 +41,4 @@ def text(value) -> str:
 	return value.decode() if isinstance(value, bytes) else value
 
 
-__all__ = ["job_status", "rq_now", "started_registry_job_id", "text", "unix_time"]
+__all__ = ["job_status", "now_stamp", "rq_now", "started_registry_job_id", "text", "unix_time"]

@@ -81,13 +81,6 @@ def _rq_to_dict():
 	return copy
 
 
-def rq_now_stamp() -> str:
-	"""Now, as RQ writes a job's ``enqueued_at`` (for a script that queues a job later)."""
-	from rq.utils import utcformat
-
-	return utcformat(rq_now())
-
-
 def packed(job, rq_queue, *arguments, scheduled: bool = False, extra: dict | None = None) -> bytes:
 	"""A script's ``arguments`` and then the job's hash, in the one argument the scripts that write a
 	job take (``lua/packed.lua``): each value as a MessagePack string (str 32), without the hash's

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 from jobkit.engine import keys, scripts
+from jobkit.engine.rqcompat import text
 
 MINUTES_KEPT = 72 * 3600  # seconds a minute's hash lives
 HOURS_KEPT = 8 * 24 * 3600  # an hour's: long enough for a rollup missed over a long weekend
@@ -270,7 +271,7 @@ def parse(fields: dict) -> dict[tuple[str, str], Figures]:
 	"""A stats hash's fields, as figures by (queue, method)."""
 	out: dict[tuple[str, str], Figures] = defaultdict(Figures)
 	for raw_field, raw_value in fields.items():
-		name = raw_field.decode() if isinstance(raw_field, bytes) else raw_field
+		name = text(raw_field)
 		queue, _, rest = name.partition("|")
 		method, _, counter = rest.rpartition("|")
 		figures, value = out[queue, method], int(raw_value)

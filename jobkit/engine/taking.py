@@ -29,6 +29,7 @@ from functools import cache
 import redis
 
 from jobkit.engine import defaults, keys
+from jobkit.engine.rqcompat import text
 from jobkit.engine.scripts import GIVE_BACK, START, TAKE, execute_with
 
 logger = logging.getLogger("jobkit")
@@ -61,7 +62,7 @@ def take(connection, queue_keys: list[str], timeout: float | None) -> tuple[str,
 			connection, [keys.TAKEN, keys.PAUSED, *queue_keys], [repr(time.time() + defaults.TAKEN_SECONDS)]
 		)
 		if taken:
-			queue_key, job_id = (part.decode() if isinstance(part, bytes) else part for part in taken)
+			queue_key, job_id = map(text, taken)
 			return queue_key, job_id
 		if ends is None:
 			return None
@@ -129,7 +130,7 @@ def give_back(connection, *, now: float | None = None, limit: int = GIVE_BACK_LI
 		[keys.TAKEN, Queue.redis_queues_keys],
 		[repr(now), limit, Job.redis_job_namespace_prefix, Queue.redis_queue_namespace_prefix],
 	)
-	return [rq_id.decode() if isinstance(rq_id, bytes) else rq_id for rq_id in given_back]
+	return [text(rq_id) for rq_id in given_back]
 
 
 @cache

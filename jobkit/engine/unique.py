@@ -28,6 +28,7 @@ from jobkit.engine.errors import InvalidArgument
 from jobkit.engine.lease import LeaseKeeper
 from jobkit.engine.limits import gates
 from jobkit.engine.numbers import is_number, whole_seconds
+from jobkit.engine.rqcompat import text
 from jobkit.engine.scripts import ACQUIRE, CLAIM, RELEASE, WHO_HOLDS
 
 UNTIL_EXECUTING = "until_executing"
@@ -154,7 +155,7 @@ def claim_and_enqueue(
 			)
 		],
 	)
-	return int(outcome), holder.decode() if isinstance(holder, bytes) else holder
+	return int(outcome), text(holder)
 
 
 # Keys this process recently found held, so that the next call for the same key can be answered
@@ -186,7 +187,7 @@ def still_held(connection, key: str, policy: UniquePolicy) -> tuple[str, str] | 
 	if not held:
 		forget_held(key)
 		return None
-	holder, status = (value.decode() if isinstance(value, bytes) else value for value in held)
+	holder, status = map(text, held)
 	return holder, status
 
 

@@ -6,12 +6,11 @@ import json
 import time
 
 from rq.job import Job
-from rq.utils import utcformat
 
 from jobkit.engine import keys
 from jobkit.engine.batches.finishing import finish
 from jobkit.engine.batches.state import changed, read_state
-from jobkit.engine.rqcompat import rq_now
+from jobkit.engine.rqcompat import now_stamp
 from jobkit.engine.scripts import BATCH_END
 
 # At most one notice of a batch's progress to the host (its record on a site) per this many seconds.
@@ -52,7 +51,7 @@ def end_segment(
 			repr(time.time()),
 			NOTIFY_SECONDS,
 			Job.redis_job_namespace_prefix,
-			utcformat(rq_now()),
+			now_stamp(),
 			in_flight.rq_id if in_flight is not None else "",
 			*_continuation_args(continuation),
 			*(json.dumps(entry, default=str) for entry in failures),

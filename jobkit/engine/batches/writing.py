@@ -19,14 +19,13 @@ import time
 import traceback
 
 from rq.job import Job
-from rq.utils import utcformat
 
 from jobkit.engine import keys
 from jobkit.engine.batches.chunks import chunk_job
 from jobkit.engine.batches.finishing import finish
 from jobkit.engine.batches.state import changed, read_state
 from jobkit.engine.host import Host
-from jobkit.engine.rqcompat import rq_now
+from jobkit.engine.rqcompat import now_stamp, text
 from jobkit.engine.scripts import BATCH_GIVE_UP, BATCH_WRITE, execute_with
 
 # Chunks made the batch's in its first transaction: small, so that its first chunks start at once.
@@ -133,7 +132,7 @@ def _write_slice(host, batch_id, spec, user, packed_chunks, counts, released, st
 				repr(now),
 				"" if last_slice else repr(now + WRITING_SECONDS),
 				Job.redis_job_namespace_prefix,
-				utcformat(rq_now()),
+				now_stamp(),
 				max(0, min(end, released) - start),
 				sum(counts[start:end]),
 				*(job.id for job in jobs),
@@ -179,7 +178,7 @@ def give_up_stopped_writers(host: Host, now: float, limit: int) -> list[str]:
 	overdue = host.connection.zrangebyscore(keys.batches_writing(host.namespace), "-inf", now, 0, limit)
 	given_up = []
 	for raw in overdue:
-		batch_id = raw.decode() if isinstance(raw, bytes) else raw
+		batch_id = text(raw)
 		if give_up(host, batch_id, now=now)[0]:
 			given_up.append(batch_id)
 	return given_up

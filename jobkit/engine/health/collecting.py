@@ -142,9 +142,7 @@ def collect(host: Host, thresholds: Thresholds | None = None) -> Report:
 def _limits(connection, namespace: str, findings: list[Finding], thresholds: Thresholds) -> list[LimitHealth]:
 	"""The namespace's limits in use, and a finding for each whose oldest waiting job waited too long."""
 	found = []
-	for gate in gates.state(connection, namespace):
-		if not (gate["held"] or gate["waiting"] or gate["starts"]):
-			continue
+	for gate in gates.state(connection, namespace):  # the gates in use
 		health = LimitHealth(
 			kind=gate["kind"],
 			key=gate["key"],

@@ -26,7 +26,8 @@ import logging
 import threading
 import time
 
-from jobkit.engine import rqcompat, rqjob
+from jobkit.engine import keys, rqcompat, rqjob
+from jobkit.engine.limits import rules
 from jobkit.engine.scripts import Script
 
 logger = logging.getLogger("jobkit")
@@ -80,7 +81,7 @@ def hash_fields(envelope) -> dict:
 def push(connection, rq_queue, job, envelope, *, due: float | None = None, at_front: bool = False) -> int:
 	"""Write a gated job and pass it through its gates in one script call: QUEUED, WAITING (on a
 	closed gate, in no queue) or SCHEDULED (due later: the timer passes it through its gates then)."""
-	GATE_PUSH(
+	return GATE_PUSH(
 		connection,
 		[job.key],
 		[
@@ -90,18 +91,17 @@ def push(connection, rq_queue, job, envelope, *, due: float | None = None, at_fr
 				job.id,
 				"" if due is None else repr(due),
 				"front" if at_front else "back",
-				rqjob.rq_now_stamp(),
+				rqcompat.now_stamp(),
 				scheduled=due is not None,
 				extra=hash_fields(envelope),
 			)
 		],
 	)
-	return QUEUED
 
 
 def admit(connection, rq_id: str) -> int:
 	"""Pass a gated job that ``claim.lua`` wrote into the gates' schedule through its gates now."""
-	return int(GATE_ADMIT(connection, [RQ_JOB_PREFIX + rq_id], [rq_id, rqjob.rq_now_stamp()]))
+	return int(GATE_ADMIT(connection, [RQ_JOB_PREFIX + rq_id], [rq_id, rqcompat.now_stamp()]))
 
 
 def run_now(connection, rq_id: str) -> bool:
@@ -136,7 +136,7 @@ def release(connection, envelope, rq_id: str) -> int:
 		GATE_RELEASE(
 			connection,
 			[],
-			[rq_id, json.dumps(envelope["gates"]), rqjob.rq_now_stamp(), LET_IN_PER_RELEASE],
+			[rq_id, json.dumps(envelope["gates"]), rqcompat.now_stamp(), LET_IN_PER_RELEASE],
 		)
 	)
 
@@ -167,21 +167,22 @@ class Tick:
 
 def tick(connection, limit: int = TICK_LIMIT) -> Tick:
 	"""One pass of the gates' timer (see ``lua/gate_tick.lua``)."""
-	promoted, expired, let_in, next_in = GATE_TICK(connection, [], [rqjob.rq_now_stamp(), limit])
+	promoted, expired, let_in, next_in = GATE_TICK(connection, [], [rqcompat.now_stamp(), limit])
 	seconds = float(next_in)
 	return Tick(int(promoted), int(expired), int(let_in), None if seconds < 0 else seconds)
 
 
 def expired_ids(connection, namespace: str) -> list[str]:
 	"""The RQ ids of the host's jobs that waited past their bound and are not yet recorded."""
-	from jobkit.engine import keys
-
-	key = EXPIRED.format(namespace=keys.validate_namespace(namespace))
-	return [rqcompat.text(rq_id) for rq_id in connection.lrange(key, 0, TICK_LIMIT - 1)]
+	return [rqcompat.text(rq_id) for rq_id in connection.lrange(_expired(namespace), 0, TICK_LIMIT - 1)]
 
 
 def forget_expired(connection, namespace: str, rq_id: str) -> None:
-	connection.lrem(EXPIRED.format(namespace=namespace), 1, rq_id)
+	connection.lrem(_expired(namespace), 1, rq_id)
+
+
+def _expired(namespace: str) -> str:
+	return EXPIRED.format(namespace=keys.validate_namespace(namespace))
 
 
 class Timer(threading.Thread):
@@ -208,11 +209,12 @@ class Timer(threading.Thread):
 
 
 def state(connection, namespace: str | None = None) -> list[dict]:
-	"""Every gate in use (of ``namespace``, when given; idle ones are dropped from the list), with its places taken (running, or let in and not yet started), its starts
-	in the window (rate gates), its waiting jobs and the oldest one's wait start (Unix time)."""
+	"""Every gate in use (of ``namespace``, when given; idle ones are dropped from the list), with
+	its places taken (running, or let in and not yet started), its starts in the window (rate
+	gates), its waiting jobs and the oldest one's wait start (Unix time)."""
 	gates = {rqcompat.text(k): json.loads(v) for k, v in connection.hgetall(GATES).items()}
 	if namespace is not None:
-		gates = {k: v for k, v in gates.items() if k.split(":", 2)[1] == namespace}
+		gates = {k: v for k, v in gates.items() if rules.parse_gate_id(k)[1] == namespace}
 	if not gates:
 		return []
 	ids = sorted(gates)
@@ -237,8 +239,7 @@ def state(connection, namespace: str | None = None) -> list[dict]:
 		if not (held or starts or waiting):
 			idle.append(gate_id)  # a key seen once and done with: the list of gates stays short
 			continue
-		kind, _, rest = gate_id.partition(":")
-		namespace, _, key = rest.partition(":")
+		kind, namespace, key = rules.parse_gate_id(gate_id)
 		oldest = float(since[i]) if since[i] else None
 		found.append(
 			{

@@ -162,10 +162,15 @@ def gate_id(kind: str, namespace: str, key: str) -> str:
 	return f"{kind}:{keys.validate_namespace(namespace)}:{key}"
 
 
+def parse_gate_id(gate_id_: str) -> tuple[str, str, str]:
+	"""(kind, namespace, key) of a gate id (``gate_id``; a namespace holds no colon, a key may)."""
+	kind, namespace, key = gate_id_.split(":", 2)
+	return kind, namespace, key
+
+
 def describe(gate_id_: str, n: int, period: float) -> str:
-	"""A gate for people: "at most 2 at once of shopify::acme", "40 per 60 s of shopify"."""
-	kind, _, rest = gate_id_.partition(":")
-	_, _, key = rest.partition(":")
+	"""A gate for people: "shopify::acme: at most 2 at once", "shopify: at most 40 starts per 60 s"."""
+	kind, _, key = parse_gate_id(gate_id_)
 	if kind == RATE:
 		return f"{key}: at most {n} starts per {period:g} s"
 	if kind == FAIR:
@@ -173,4 +178,6 @@ def describe(gate_id_: str, n: int, period: float) -> str:
 	return f"{key}: at most {n} at once"
 
 
-__all__ = ["CONCURRENCY", "FAIR", "RATE", "Limit", "Rate", "coerce", "describe", "gate_id", "gates"]
+__all__ = [
+	"CONCURRENCY", "FAIR", "RATE", "Limit", "Rate", "coerce", "describe", "gate_id", "gates", "parse_gate_id",
+]  # fmt: skip

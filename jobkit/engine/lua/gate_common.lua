@@ -99,6 +99,20 @@ local function push_to_queue(rq_id, at_front, stamp)
 	redis.call('ZREM', DEADLINES, rq_id)
 end
 
+-- When a closed gate is to be looked at again: as its rate window moves on (`frees`), as one of its
+-- held entries is due for review (it may free a place), and at the latest after REVIEW.
+local function wake_time(gate_id, t, frees)
+	local wake = t + REVIEW
+	if frees and frees < wake then
+		wake = frees
+	end
+	local soonest = redis.call('ZRANGE', GATE .. gate_id .. ':held', 0, 0, 'WITHSCORES')
+	if soonest[2] and tonumber(soonest[2]) < wake then
+		wake = tonumber(soonest[2])
+	end
+	return wake
+end
+
 -- Let the job in: a place on each of its gates, and onto its queue.
 local function let_in(rq_id, gates, t, at_front, stamp)
 	for _, gate in ipairs(gates) do
@@ -118,15 +132,8 @@ local function wait_on(rq_id, gate, t, at_front)
 	else
 		redis.call('RPUSH', waiting, rq_id)
 	end
-	local wake = t + REVIEW
 	local _, frees = used(gate, t)
-	if frees and frees < wake then
-		wake = frees
-	end
-	local soonest = redis.call('ZRANGE', GATE .. gate[1] .. ':held', 0, 0, 'WITHSCORES')
-	if soonest[2] and tonumber(soonest[2]) < wake then
-		wake = tonumber(soonest[2])  -- an entry due for review may free a place
-	end
+	local wake = wake_time(gate[1], t, frees)
 	local scheduled = redis.call('ZSCORE', WAKE, gate[1])
 	if not scheduled or wake < tonumber(scheduled) then
 		redis.call('ZADD', WAKE, wake, gate[1])
@@ -197,11 +204,7 @@ local function let_waiters_in(gate_id, t, stamp, limit)
 			end
 			local open, frees = is_open(this or gates[1], t)
 			if not open then
-				local wake = t + REVIEW
-				if frees and frees < wake then
-					wake = frees
-				end
-				redis.call('ZADD', WAKE, wake, gate_id)
+				redis.call('ZADD', WAKE, wake_time(gate_id, t, frees), gate_id)
 				return let
 			end
 			redis.call('LPOP', waiting)
