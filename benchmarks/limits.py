@@ -6,8 +6,9 @@
    ``Rate(n=20, per=5)`` (4 a second) drained by 4 forking jobkit workers; the steady rate (the jobs
    after the first window, over the time from the first start to the last) against n/per, and the
    most starts seen in any window (never above n). Goal: at least 0.95 of the limit.
-2. Overhead, paired rounds: the enqueue of a limited job against an unlimited one (in-process), and
-   a no-op job's time through one forking jobkit worker with a limit that never closes against none.
+2. Overhead, paired rounds: the enqueue of a limited job against an unlimited one, and both
+   against raw RQ's ``Queue.enqueue`` (in-process); a no-op job's time through one forking jobkit
+   worker with a limit that never closes against none.
 3. Fairness: the wait of one job of site B enqueued behind ``--backlog`` no-op jobs of site A on
    one queue, drained by 2 forking jobkit workers, without and with fair shares: B's wait in seconds
    and how many of A's jobs started before it.
@@ -72,8 +73,16 @@ def rate_round(url: str, connection, jobs: int) -> tuple[float, int]:
 	return steady / (RATE_N / RATE_PER), most_in_any_window(starts, RATE_PER)
 
 
-def enqueue_seconds(count: int, limited: bool) -> float:
-	options = {"concurrency": jobkit.Limit("bench::{shop}", 1_000_000)} if limited else {}
+def enqueue_seconds(count: int, case: str) -> float:
+	"""Seconds for ``count`` enqueues of a no-op job: "raw" through RQ's own ``Queue.enqueue``,
+	"unlimited" and "limited" through ``jobkit.enqueue``."""
+	if case == "raw":
+		queue = Queue("default", connection=jobkit.get_host().connection)
+		start = time.perf_counter()
+		for _ in range(count):
+			queue.enqueue("benchmarks.jobs.noop", shop="acme")
+		return time.perf_counter() - start
+	options = {"concurrency": jobkit.Limit("bench::{shop}", 1_000_000)} if case == "limited" else {}
 	start = time.perf_counter()
 	for _ in range(count):
 		jobkit.enqueue("benchmarks.jobs.noop", shop="acme", **options)
@@ -169,13 +178,16 @@ def rate_part(url: str, connection, args) -> None:
 
 
 def overhead_part(url: str, connection, args) -> None:
-	enqueue_ratios, drain_ratios = [], []
+	enqueue_ratios, raw_ratios, drain_ratios = [], {"unlimited": [], "limited": []}, []
+	cases = ["raw", "unlimited", "limited"]
 	for round_ in range(args.enqueue_rounds):
 		connection.flushall()
 		jobkit.configure(redis_url=url, namespace="bench")
-		order = (False, True) if round_ % 2 == 0 else (True, False)
-		times = {limited: enqueue_seconds(args.enqueues, limited) for limited in order}
-		enqueue_ratios.append(times[True] / times[False])
+		order = cases[round_ % 3 :] + cases[: round_ % 3]  # each case first in turn
+		times = {case: enqueue_seconds(args.enqueues, case) for case in order}
+		enqueue_ratios.append(times["limited"] / times["unlimited"])
+		for case, ratios in raw_ratios.items():
+			ratios.append(times[case] / times["raw"])
 	for round_ in range(args.rounds):
 		order = (False, True) if round_ % 2 == 0 else (True, False)
 		times = {limited: drain_seconds(url, connection, args.drain_jobs, limited) for limited in order}
@@ -184,6 +196,8 @@ def overhead_part(url: str, connection, args) -> None:
 		f"enqueue, limited / unlimited: median x{statistics.median(enqueue_ratios):.2f} "
 		f"(rounds {', '.join(f'{r:.2f}' for r in enqueue_ratios)})"
 	)
+	for case, ratios in raw_ratios.items():
+		print(f"enqueue, {case} jobkit / raw RQ Queue.enqueue: median x{statistics.median(ratios):.2f}")
 	print(
 		f"per job through a worker, limited / unlimited: median x{statistics.median(drain_ratios):.2f} "
 		f"(rounds {', '.join(f'{r:.2f}' for r in drain_ratios)})"
